@@ -97,11 +97,24 @@ pub trait BaseInterface: Send + Sync + 'static {
     async fn execute_step(&self, task: &mut TaskContext, _kind: StepKind, step: &Step) -> Result<StepResult, Error> {
         Err(unsupported(&format!("step {}.{}", step.interface.as_str(), step.step), &task.node))
     }
+
+    /// Periodic tasks this implementation declares (Ironic's `driver_periodic_task` on an
+    /// interface). Collected once per member by the registry, from enabled implementations only.
+    fn periodic_tasks(&self) -> Vec<PeriodicTask> {
+        Vec::new()
+    }
 }
 
 #[async_trait]
 pub trait PowerInterface: BaseInterface {
     async fn get_power_state(&self, task: &TaskContext) -> Result<PowerState, Error>;
+
+    /// Like `get_power_state`, but `None` when the driver cannot tell (Ironic's fake power
+    /// answers the node's own, possibly null, `power_state`). The conductor uses it where
+    /// Ironic stores whatever the driver answered (verify, power sync of a never-powered node).
+    async fn get_power_state_if_known(&self, task: &TaskContext) -> Result<Option<PowerState>, Error> {
+        self.get_power_state(task).await.map(Some)
+    }
 
     /// `action` is `On`, `Off` or `SoftOff`; returns once the BMC reports the state (or the
     /// timeout passed: then `DriverOperationError`).
@@ -285,7 +298,7 @@ pub trait VendorInterface: BaseInterface {
     fn driver_methods(&self) -> BTreeMap<String, VendorMethod> {
         BTreeMap::new()
     }
-    async fn call(&self, task: &mut TaskContext, method: &str, _http_method: &str, _info: &Value) -> Result<Value, Error> {
+    async fn call(&self, _task: &mut TaskContext, method: &str, _http_method: &str, _info: &Value) -> Result<Value, Error> {
         Err(Error::invalid(format!("No handler for method {method}")))
     }
     async fn driver_call(&self, method: &str, _http_method: &str, _info: &Value) -> Result<Value, Error> {
@@ -409,6 +422,11 @@ pub struct PeriodicTask {
 pub trait PeriodicHost: Send + Sync {
     /// Nodes this member owns whose `kind` interface is `implementation`.
     fn owned_nodes(&self, kind: InterfaceKind, implementation: &str) -> Vec<Node>;
+
+    /// The member running the task (Ironic's conductor hostname), for `TaskContext::member`.
+    fn member(&self) -> String {
+        String::new()
+    }
 }
 
 #[async_trait]

@@ -4,5 +4,29 @@
 //!
 //! Must not depend on the conductor, storage, Raft or the API: it sees a node through a
 //! `TaskContext` and returns results; the conductor (in `src/`) persists them.
+//!
+//! - [`interfaces`]: the contract the conductor calls.
+//! - [`registry`]: [`DriverRegistry`], built once per member from [`DriversConfig`].
+//! - [`hardware`]: the hardware types and what they support.
+//! - [`fake`], [`noop`], [`ipmi`], [`redfish`]: the implementations.
+//! - [`raid`], [`network`]: RAID configuration checks and VIF bookkeeping.
+//! - [`testbed`]: real BMC simulators (ipmi_sim, sushy-tools) started as processes, for tests
+//!   and benchmarks of this crate and of others.
 
+pub mod config;
+pub mod driver_info;
+pub mod fake;
+pub mod hardware;
 pub mod interfaces;
+pub mod ipmi;
+pub mod network;
+pub mod noop;
+pub mod raid;
+pub mod redfish;
+pub mod registry;
+pub mod testbed;
+
+pub use config::{DriversConfig, FakeConfig, IpmiConfig, RedfishConfig};
+pub use fake::{FakeCall, FakeRecorder};
+pub use interfaces::{NodeInterfaces, PeriodicTask, StepResult, TaskContext};
+pub use registry::{DriverRegistry, Implementation, RegistryBuilder};
