@@ -8,3 +8,7 @@ pub mod checker;
 pub mod clock;
 pub mod cluster;
 pub mod history;
+pub mod client;
+pub mod nemesis;
+pub mod report;
+pub mod synthetic;

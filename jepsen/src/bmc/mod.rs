@@ -2,5 +2,7 @@
 //! every request with the member and lock generation that sent it.
 
 mod event;
+mod server;
 
 pub use event::BmcEvent;
+pub use server::{BmcMode, FakeBmc, GENERATION_HEADER, MEMBER_HEADER};
