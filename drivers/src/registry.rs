@@ -460,6 +460,11 @@ impl DriverRegistry {
         self.recorder.clone()
     }
 
+    /// The member's IPMI client (sessions, counters), if `ipmitool` is loaded.
+    pub fn ipmi_client(&self) -> Option<Arc<IpmiClient>> {
+        self.ipmi.clone()
+    }
+
     /// Graceful stop: closes cached BMC sessions (bounded; best effort).
     pub async fn shutdown(&self) {
         if let Some(ipmi) = &self.ipmi {

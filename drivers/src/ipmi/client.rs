@@ -182,8 +182,28 @@ fn close_all_blocking(sessions: Vec<Session>, stats: &IpmiStats) {
     }
 }
 
+/// ipmi-rs panics on some malformed answers; those panics are caught (`catch_unwind`) and become
+/// `Fault::Protocol`. This hook keeps them out of stderr: a panic raised inside ipmi-rs's own
+/// source files is logged as a warning instead; every other panic goes to the previous hook.
+fn quiet_ipmi_rs_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let from_ipmi_rs = info.location().is_some_and(|l| l.file().contains("ipmi-rs"));
+            if from_ipmi_rs {
+                tracing::warn!(location = %info.location().map(|l| l.to_string()).unwrap_or_default(),
+                    "ipmi-rs rejected a malformed BMC answer by panicking (contained)");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 impl IpmiClient {
     pub fn new(cfg: IpmiConfig) -> IpmiClient {
+        quiet_ipmi_rs_panics();
         let slots = Arc::new(Semaphore::new(cfg.max_concurrent_calls.max(1)));
         IpmiClient { cfg, cache: Arc::new(Mutex::new(Cache::default())), slots, stats: Arc::new(IpmiStats::default()) }
     }

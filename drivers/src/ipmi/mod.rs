@@ -1,5 +1,5 @@
 //! The `ipmi` hardware type's `ipmitool` power, management and vendor interfaces, over IPMI 2.0
-//! lanplus (or 1.5) with the `ipmi-rs` crate — no ipmitool process. Ironic's names are kept:
+//! lanplus with the `ipmi-rs` crate — no ipmitool process. Ironic's names are kept:
 //! the implementations are called `ipmitool` and read the same `driver_info` fields:
 //!
 //! | field | meaning |
@@ -9,7 +9,7 @@
 //! | `ipmi_username` | user; default the NULL user. |
 //! | `ipmi_password` | password; default empty. Never logged or returned. |
 //! | `ipmi_priv_level` | `ADMINISTRATOR` (default), `OPERATOR`, `USER`, `CALLBACK`: raised with Set Session Privilege Level after activation. |
-//! | `ipmi_protocol_version` | `2.0` (default, lanplus) or `1.5`. |
+//! | `ipmi_protocol_version` | `2.0` (default, lanplus); `1.5` is refused (ipmi-rs 0.6 mis-verifies 1.5 auth codes). |
 //! | `ipmi_cipher_suite` | 3 only (RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128: what ipmi-rs speaks); default 3. |
 //! | `ipmi_bridging` | `no` only (bridging is not supported). |
 //! | `ipmi_force_boot_device` | re-send the boot device before each power on, remembering persistence in `driver_internal_info` (Ironic's behaviour). |
@@ -102,7 +102,13 @@ pub fn parse_driver_info(node: &Node) -> Result<IpmiInfo, Error> {
     let version = opt_str(info, "ipmi_protocol_version")?.unwrap_or_else(|| "2.0".into());
     let rmcp_plus = match version.as_str() {
         "2.0" | "2" => true,
-        "1.5" => false,
+        // ipmi-rs 0.6 checks IPMI 1.5 answer auth codes over the wrong bytes (every MD5/MD2
+        // session fails against ipmi_sim): refuse up front rather than fail at every call.
+        "1.5" => {
+            return Err(Error::invalid(
+                "IPMI protocol version 1.5 is not supported by Ferric's IPMI client; use 2.0 (driver_info/ipmi_protocol_version)",
+            ))
+        }
         other => {
             return Err(Error::invalid(format!(
                 "Invalid IPMI protocol version value {other}, the valid value can be one of 2.0, 1.5 (driver_info/ipmi_protocol_version)"

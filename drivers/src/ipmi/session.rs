@@ -123,7 +123,14 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 fn classify_activation(debug: &str) -> Fault {
     let d = debug;
     if d.contains("WouldBlock") || d.contains("TimedOut") {
-        Fault::Timeout(format!("session activation timed out ({})", short(d)))
+        let stage = if d.starts_with("PongReceive") {
+            "no answer to the RMCP presence ping (is a BMC listening there?)"
+        } else if d.starts_with("GetChannelAuthenticationCapabilities") {
+            "no answer to Get Channel Authentication Capabilities"
+        } else {
+            "the BMC stopped answering during session set-up"
+        };
+        Fault::Timeout(stage.to_string())
     } else if d.contains("ConnectionRefused") {
         Fault::Unreachable("connection refused (nothing listens on that address and port)".into())
     } else if d.contains("ServerAuthenticationFailed") || d.contains("RakpMessage4InvalidIntegrityCheckValue") {

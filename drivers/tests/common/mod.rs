@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod fake_redfish;
 
 use ferric_drivers::{DriverRegistry, DriversConfig, TaskContext};
 use ferric_model::command::LockToken;
@@ -64,4 +65,83 @@ pub fn require_ipmi() {
     if let Err(e) = ferric_drivers::testbed::require_ipmi_tools() {
         panic!("{e}");
     }
+}
+
+/// A UDP "BMC" on loopback that misbehaves on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Never answers (a black hole).
+    Silent,
+    /// Answers every packet with random bytes.
+    Noise,
+    /// Answers the RMCP presence ping properly, then random bytes.
+    PongThenNoise,
+    /// Answers the ping with a pong whose announced length is a lie (truncated).
+    TruncatedPong,
+}
+
+pub struct FakeUdpBmc {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeUdpBmc {
+    pub fn start(mode: Misbehaviour) -> FakeUdpBmc {
+        use std::sync::atomic::Ordering;
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            // Bounded: stops when asked (on drop), or after 10 minutes at most.
+            let end = std::time::Instant::now() + Duration::from_secs(600);
+            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < end {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+                let is_ping = n >= 12 && buf[3] == 0x06 && buf[8] == 0x80;
+                let tag = if n > 9 { buf[9] } else { 0 };
+                let noise: Vec<u8> = (0..(20 + rand_byte() as usize % 60)).map(|_| rand_byte()).collect();
+                let pong_head = [0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x40, tag, 0x00, 0x10];
+                let reply: Option<Vec<u8>> = match mode {
+                    Misbehaviour::Silent => None,
+                    Misbehaviour::Noise => Some(noise),
+                    Misbehaviour::PongThenNoise if is_ping => {
+                        let mut p = pong_head.to_vec();
+                        p.extend_from_slice(&[0, 0, 0x11, 0xbe, 0, 0, 0, 0, 0x81, 0x00, 0, 0, 0, 0, 0, 0]);
+                        Some(p)
+                    }
+                    Misbehaviour::PongThenNoise => Some(noise),
+                    Misbehaviour::TruncatedPong => Some(pong_head.to_vec()),
+                };
+                if let Some(r) = reply {
+                    let _ = sock.send_to(&r, from);
+                }
+            }
+        });
+        FakeUdpBmc { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for FakeUdpBmc {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn rand_byte() -> u8 {
+    use std::cell::Cell;
+    thread_local!(static S: Cell<u64> = Cell::new(0x9e3779b97f4a7c15 ^ std::process::id() as u64));
+    S.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 24) as u8
+    })
 }
