@@ -276,6 +276,18 @@ pub struct FakePower(pub FakeShared);
 #[async_trait]
 impl BaseInterface for FakePower {
     fake_base!(InterfaceKind::Power);
+
+    fn periodic_tasks(&self) -> Vec<PeriodicTask> {
+        if self.0.config.periodic_spacing_s == 0 {
+            return Vec::new();
+        }
+        vec![PeriodicTask {
+            name: "power.fake.record_owned_nodes".into(),
+            spacing: Duration::from_secs(self.0.config.periodic_spacing_s),
+            parallel: true,
+            task: Arc::new(FakePeriodic(self.0.clone())),
+        }]
+    }
 }
 
 #[async_trait]
@@ -880,14 +892,10 @@ impl DriverPeriodic for FakePeriodic {
             if !node.driver_info.contains_key("fake_record_path") {
                 continue;
             }
-            let task = TaskContext::new(node, host_member(host));
+            let task = TaskContext::new(node, host.member());
             // Delays and injected failures apply as to any other fake call.
             let _ = self.0.call(&task, InterfaceKind::Power, "periodic").await;
         }
         Ok(())
     }
-}
-
-fn host_member(host: &dyn PeriodicHost) -> String {
-    host.member()
 }

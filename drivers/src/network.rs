@@ -145,3 +145,98 @@ pub fn list_vifs(task: &TaskContext) -> Vec<String> {
         .filter_map(|i| vif_of(i).map(str::to_string))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferric_model::time::Timestamp;
+    use ferric_model::{Node, Port, Portgroup};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn ctx(ports: usize, portgroups: usize) -> TaskContext {
+        let node = Node::new(Uuid::new_v4(), "fake-hardware", Timestamp(0));
+        let mut t = TaskContext::new(node, "m");
+        for i in 0..ports {
+            let mut p = Port::new(Uuid::new_v4(), format!("52:54:00:00:00:{i:02x}"), t.node.uuid, Timestamp(0));
+            p.pxe_enabled = i % 2 == 1;
+            t.ports.push(p);
+        }
+        for _ in 0..portgroups {
+            t.portgroups.push(Portgroup::new(Uuid::new_v4(), t.node.uuid, Timestamp(0)));
+        }
+        t
+    }
+
+    fn vif(id: &str) -> Dict {
+        json!({ "id": id }).as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn prefers_pxe_ports_then_refuses_when_full() {
+        let mut t = ctx(2, 0);
+        attach_vif_to_free_port(&mut t, &vif("a")).unwrap();
+        assert_eq!(t.ports[1].vif(), Some("a"), "the PXE-enabled port first");
+        let e = attach_vif_to_free_port(&mut t, &vif("a")).unwrap_err();
+        assert!(matches!(e, Error::VifAlreadyAttached { .. }), "{e:?}");
+        attach_vif_to_free_port(&mut t, &vif("b")).unwrap();
+        assert_eq!(t.ports[0].vif(), Some("b"));
+        let e = attach_vif_to_free_port(&mut t, &vif("c")).unwrap_err();
+        assert!(matches!(e, Error::NoFreePhysicalPorts { .. }), "{e:?}");
+        assert_eq!(e.http_status(), 400);
+        assert_eq!(list_vifs(&t), vec!["b", "a"]);
+        detach_vif(&mut t, "a").unwrap();
+        let e = detach_vif(&mut t, "a").unwrap_err();
+        assert!(matches!(e, Error::VifNotAttached { .. }), "{e:?}");
+        assert_eq!(list_vifs(&t), vec!["b"]);
+    }
+
+    #[test]
+    fn portgroups_first_and_only_with_free_ports() {
+        let mut t = ctx(3, 2);
+        let (g0, g1) = (t.portgroups[0].uuid, t.portgroups[1].uuid);
+        t.ports[0].portgroup_uuid = Some(g0);
+        t.ports[1].portgroup_uuid = Some(g0);
+        // g1 has no ports: never a candidate.
+        attach_vif_to_free_port(&mut t, &vif("a")).unwrap();
+        assert_eq!(t.portgroups[0].vif(), Some("a"));
+        attach_vif_to_free_port(&mut t, &vif("b")).unwrap();
+        assert_eq!(t.ports[2].vif(), Some("b"), "the standalone port");
+        assert!(t.portgroups[1].vif().is_none());
+        let e = attach_vif_to_free_port(&mut t, &vif("c")).unwrap_err();
+        assert!(matches!(e, Error::NoFreePhysicalPorts { .. }));
+        let _ = g1;
+    }
+
+    #[test]
+    fn a_portgroup_with_a_vif_on_a_member_port_yields_its_free_ports() {
+        let mut t = ctx(2, 1);
+        let g = t.portgroups[0].uuid;
+        t.ports[0].portgroup_uuid = Some(g);
+        t.ports[1].portgroup_uuid = Some(g);
+        t.ports[0].internal_info.insert(TENANT_VIF_KEY.into(), json!("x"));
+        attach_vif_to_free_port(&mut t, &vif("y")).unwrap();
+        assert_eq!(t.ports[1].vif(), Some("y"));
+        assert!(t.portgroups[0].vif().is_none());
+    }
+
+    #[test]
+    fn explicit_port_or_portgroup_and_bad_input() {
+        let mut t = ctx(2, 1);
+        let g = t.portgroups[0].uuid;
+        t.ports[1].portgroup_uuid = Some(g);
+        let want = t.ports[0].uuid.to_string();
+        let mut info = vif("a");
+        info.insert("port_uuid".into(), json!(want));
+        attach_vif_to_free_port(&mut t, &info).unwrap();
+        assert_eq!(t.ports[0].vif(), Some("a"));
+        let mut info = vif("b");
+        info.insert("portgroup_uuid".into(), json!(g.to_string()));
+        attach_vif_to_free_port(&mut t, &info).unwrap();
+        assert_eq!(t.portgroups[0].vif(), Some("b"));
+        let e = attach_vif_to_free_port(&mut t, &Dict::new()).unwrap_err();
+        assert_eq!(e.http_status(), 400);
+        let e = attach_vif_to_free_port(&mut t, &json!({"id": 5}).as_object().cloned().unwrap()).unwrap_err();
+        assert_eq!(e.http_status(), 400);
+    }
+}

@@ -321,6 +321,19 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
 }
 
+/// CPU time of a process plus that of its reaped children (`cutime` + `cstime`): for
+/// `ipmi_sim`, whose chassis script runs as a child process on every power query.
+pub fn process_cpu_with_children(pid: u32) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let mut ticks = 0u64;
+    for i in 11..=14 {
+        ticks += f.get(i)?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// This process's CPU time.
 pub fn self_cpu() -> Option<Duration> {
     process_cpu(std::process::id())
