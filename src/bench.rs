@@ -1,0 +1,162 @@
+//! `ferric bench raft`: commits per second and commit latency of a three-member cluster started
+//! in this process (real RocksDB with fsync, real gRPC on loopback), at 1 and 64 concurrent
+//! proposers, beside the fdatasync bound measured on the same disk in the same run.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ferric_model::{Command, Node, Timestamp};
+use ferric_raft::{Cluster, MemberNode, RaftConfig};
+use ferric_storage::{Store, StoreOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug, Clone)]
+pub struct RaftBenchArgs {
+    /// Where the members' data directories go (a disk, not tmpfs, for a real fsync figure).
+    #[arg(long, default_value = "./ferric-bench")]
+    pub dir: std::path::PathBuf,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Concurrency levels to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 64])]
+    pub proposers: Vec<usize>,
+}
+
+/// Latency summary in microseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub ops_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+fn summarize(mut lat: Vec<Duration>, wall: Duration) -> Summary {
+    lat.sort();
+    let pick = |q: f64| lat.get(((lat.len() as f64 - 1.0) * q).round() as usize).map(|d| d.as_secs_f64() * 1e6).unwrap_or(0.0);
+    Summary { ops_per_s: lat.len() as f64 / wall.as_secs_f64(), p50_us: pick(0.5), p99_us: pick(0.99) }
+}
+
+/// write(4 KiB) + fdatasync in a loop on `dir`: the disk's durable-append bound.
+pub fn fdatasync_bound(dir: &Path, seconds: f64) -> Result<Summary> {
+    let path = dir.join("fsync-probe.bin");
+    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
+    let block = vec![0x5au8; 4096];
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(seconds);
+    while Instant::now() < end && lat.len() < 10_000_000 {
+        let t = Instant::now();
+        f.write_all(&block)?;
+        f.sync_data()?;
+        lat.push(t.elapsed());
+    }
+    let s = summarize(lat, start.elapsed());
+    let _ = std::fs::remove_file(&path);
+    Ok(s)
+}
+
+async fn start_member(dir: &Path, name: &str, cfg: &RaftConfig) -> Result<(Arc<Cluster>, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    let store = Store::open(&dir.join(name), name, StoreOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let me = MemberNode { name: name.into(), peer_addr: addr.clone(), api_addr: addr };
+    let cluster = Cluster::new(me, store, cfg.clone());
+    let c = cluster.clone();
+    let h = tokio::spawn(async move {
+        let _ = ferric_raft::serve_peer(c, listener, std::future::pending()).await;
+    });
+    Ok((cluster, h))
+}
+
+fn now() -> Timestamp {
+    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0))
+}
+
+/// Starts three members in this process and measures commits.
+pub async fn measure_commits(dir: &Path, seconds: f64, levels: &[usize]) -> Result<Vec<(usize, Summary)>> {
+    let cfg = RaftConfig::default();
+    let (a, _ha) = start_member(dir, "bench-a", &cfg).await?;
+    let (b, _hb) = start_member(dir, "bench-b", &cfg).await?;
+    let (c, _hc) = start_member(dir, "bench-c", &cfg).await?;
+    a.bootstrap(now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for m in [&b, &c] {
+        let (m2, me) = (m.clone(), m.me().clone());
+        let join = tokio::spawn(async move { m2.wait_for_assignment().await });
+        a.add_member(me.name, me.peer_addr, me.api_addr).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        join.await?.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut out = Vec::new();
+    let mut seq = 0u64;
+    for &level in levels {
+        let end = Instant::now() + Duration::from_secs_f64(seconds);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..level {
+            let a = a.clone();
+            let base = seq + (w as u64) * 10_000_000;
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = 0u64;
+                while Instant::now() < end {
+                    let mut n = Node::new(uuid::Uuid::new_v4(), "fake-hardware", now());
+                    n.name = Some(format!("bench-{}", base + i));
+                    i += 1;
+                    let t = Instant::now();
+                    if a.propose(Command::CreateNode { node: Box::new(n), now: now() }).await.is_ok() {
+                        lat.push(t.elapsed());
+                    }
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await?);
+        }
+        seq += (level as u64) * 10_000_000;
+        out.push((level, summarize(all, start.elapsed())));
+    }
+    for m in [&a, &b, &c] {
+        m.shutdown().await;
+    }
+    Ok(out)
+}
+
+pub async fn run_raft_bench(args: RaftBenchArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let run = args.dir.join(format!("run-{}", std::process::id()));
+    std::fs::create_dir_all(&run)?;
+    println!("fdatasync bound on {} ({} s) ...", args.dir.display(), args.seconds);
+    let disk = tokio::task::spawn_blocking({
+        let d = run.clone();
+        let s = args.seconds;
+        move || fdatasync_bound(&d, s)
+    })
+    .await??;
+    println!("three-member cluster, fsync on, creating nodes ...");
+    let results = measure_commits(&run, args.seconds, &args.proposers).await?;
+    println!();
+    println!("| measurement | ops/s | p50 | p99 | vs bound |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| fdatasync 4 KiB (disk bound, 1 writer) | {:.0} | {:.0} µs | {:.0} µs | |",
+        disk.ops_per_s, disk.p50_us, disk.p99_us
+    );
+    for (level, s) in &results {
+        // Group commit: at best `level` commits share one fsync.
+        let bound = disk.ops_per_s * *level as f64;
+        println!(
+            "| commits, {level} proposer(s) | {:.0} | {:.0} µs | {:.0} µs | {:.2} of {:.0}/s |",
+            s.ops_per_s,
+            s.p50_us,
+            s.p99_us,
+            s.ops_per_s / bound,
+            bound
+        );
+    }
+    let _ = std::fs::remove_dir_all(&run);
+    Ok(())
+}
