@@ -17,6 +17,9 @@ use crate::history::{OpKind, OpPair};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 
+/// Operations of a failing prefix named in an anomaly.
+const PREFIX_SHOWN: usize = 6;
+
 /// The register's value: absent, or an integer.
 pub type RegValue = Option<i64>;
 
@@ -141,17 +144,21 @@ impl RegisterChecker {
             match outcome {
                 Outcome::Linearizable { .. } => {}
                 Outcome::NotLinearizable { longest_prefix, stuck } => {
-                    let mut involved = longest_prefix.clone();
+                    // The op that cannot be placed, and the tail of the deepest valid prefix.
+                    let tail: Vec<u64> = longest_prefix.iter().rev().take(PREFIX_SHOWN).rev().copied().collect();
+                    let mut involved = tail.clone();
                     involved.push(stuck);
                     result.fail(
                         Anomaly::new(
                             "nonlinearizable",
                             format!(
-                                "key {key}: no linearization gets past op {stuck}; longest valid prefix {longest_prefix:?}"
+                                "key {key}: no linearization gets past op {stuck}; deepest valid prefix has {} ops, ending {tail:?}",
+                                longest_prefix.len()
                             ),
                         )
                         .key(key.clone())
-                        .ops(involved),
+                        .ops(involved)
+                        .at(ops.iter().find(|o| o.id == stuck).map_or(0, |o| o.call)),
                     );
                 }
                 Outcome::Unknown { reason } => {

@@ -16,7 +16,7 @@ use std::fmt::Write;
 const MAX_OPS: usize = 10_000;
 /// BMC systems drawn at most.
 const MAX_SYSTEMS: usize = 24;
-const MAX_HEIGHT_PX: f64 = 20_000.0;
+const MAX_HEIGHT_PX: f64 = 12_000.0;
 const COL_W: f64 = 64.0;
 const BMC_COL_W: f64 = 34.0;
 const GUTTER: f64 = 70.0;
@@ -43,7 +43,7 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     let pairs: Vec<&OpPair> = run.pairs.iter().take(MAX_OPS).collect();
     let end_ns = run.end_time().max(1);
     let end_ms = end_ns as f64 / 1e6;
-    let px_per_ms = (MAX_HEIGHT_PX / end_ms).clamp(0.02, 4.0);
+    let px_per_ms = (MAX_HEIGHT_PX / end_ms).clamp(0.02, 0.25);
     let y = |t: u64| TOP + t as f64 / 1e6 * px_per_ms;
     let processes: BTreeSet<u64> = pairs.iter().filter_map(|p| match p.invoke.process {
         Process::Client(n) => Some(n),
@@ -63,7 +63,7 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     let mut t_s = 0.0;
     while t_s * 1000.0 <= end_ms {
         let yy = TOP + t_s * 1000.0 * px_per_ms;
-        let _ = write!(svg, r##"<line x1="{GUTTER}" x2="{width:.0}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eee"/><text x="{:.0}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##, GUTTER - 6.0, yy + 3.0, fmt_secs(t_s));
+        let _ = write!(svg, r##"<line x1="{GUTTER}" x2="{width:.0}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eee"/><text x="{:.0}" y="{:.1}" text-anchor="end" fill="#555">{}</text>"##, GUTTER - 6.0, yy + 3.0, fmt_secs(t_s, step_s));
         t_s += step_s;
     }
     // Fault windows.
@@ -72,7 +72,7 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
         let c = fault_colour(&w.fault);
         let _ = write!(svg, r#"<rect class="fault" x="{GUTTER}" y="{y0:.1}" width="{:.0}" height="{:.1}" fill="{c}" fill-opacity="0.13" stroke="{c}" stroke-opacity="0.5"><title>{}</title></rect>"#,
             width - GUTTER, (y1 - y0).max(2.0), esc(&format!("{} {:.3}s–{}", w.label, w.start as f64 / 1e9, w.end.map_or("end".into(), |e| format!("{:.3}s", e as f64 / 1e9)))));
-        let _ = write!(svg, r#"<text x="{:.0}" y="{:.1}" fill="{c}" font-weight="bold">{}</text>"#, GUTTER + 4.0, y0 + 11.0, esc(&w.label));
+        let _ = write!(svg, r#"<text id="w{}" x="{:.0}" y="{:.1}" fill="{c}" font-weight="bold">{}</text>"#, w.id, GUTTER + 4.0, y0 + 11.0, esc(&w.label));
     }
     // Column headers.
     for (p, i) in &col {
@@ -122,9 +122,9 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     }
     // Anomaly markers in the gutter.
     for r in results {
-        for a in r.anomalies.iter().filter(|a| a.time.is_some()) {
+        for (i, a) in r.anomalies.iter().enumerate().filter(|(_, a)| a.time.is_some()) {
             let yy = y(a.time.unwrap_or(0));
-            let _ = write!(svg, r##"<path class="anomaly" d="M{:.1},{:.1} l-9,-5 v10 z" fill="#d500f9"><title>{}</title></path>"##, GUTTER - 1.0, yy, esc(&format!("[{}] {}: {}", r.checker, a.kind, a.message)));
+            let _ = write!(svg, r##"<path id="a-{}-{i}" class="anomaly" d="M{:.1},{:.1} l-9,-5 v10 z" fill="#d500f9"><title>{}</title></path>"##, esc(&r.checker), GUTTER - 1.0, yy, esc(&format!("[{}] {}: {}", r.checker, a.kind, a.message)));
         }
     }
     svg.push_str("</svg>");
@@ -136,8 +136,12 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
             Validity::Invalid => ("bad", "INVALID"),
             Validity::Unknown => ("unk", "unknown"),
         };
-        let _ = write!(verdicts, r#"<tr><td>{}</td><td class="{cls}">{txt}</td><td>{}</td></tr>"#, esc(&r.checker),
-            esc(&r.anomalies.first().map(|a| format!("{}: {}", a.kind, a.message)).unwrap_or_default()));
+        let first = r.anomalies.first().map(|a| {
+            let text = esc(&format!("{}: {}", a.kind, a.message));
+            if a.time.is_some() { format!(r##"<a href="#a-{}-0">{text}</a>"##, esc(&r.checker)) } else { text }
+        });
+        let more = if r.anomalies.len() > 1 { format!(" (+{} more)", r.anomalies.len() - 1) } else { String::new() };
+        let _ = write!(verdicts, r#"<tr><td>{}</td><td class="{cls}">{txt}</td><td>{}{more}</td></tr>"#, esc(&r.checker), first.unwrap_or_default());
     }
     let capped = if run.pairs.len() > MAX_OPS { format!("<p>Showing the first {MAX_OPS} of {} operations.</p>", run.pairs.len()) } else { String::new() };
     format!(
@@ -152,7 +156,7 @@ td {{ border: 1px solid #ddd; padding: 2px 8px; }}
 td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; font-weight: bold; }} td.unk {{ background: #fff3c4; }}
 .legend span {{ display: inline-block; margin-right: 14px; font-size: 12px; }}
 .sw {{ display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin-right: 4px; border-radius: 2px; }}
-.wrap {{ overflow: auto; border-top: 1px solid #ccc; }}
+.wrap {{ border-top: 1px solid #ccc; }}
 </style></head><body>
 <h1>ferric-jepsen timeline</h1>
 <div class="meta">seed {seed} · commit {commit} · {members} members · net {net} · bmc {bmc} · {ops} operations · {secs:.1} s<br>{flags}</div>
@@ -172,10 +176,8 @@ td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; font-weight: bol
     )
 }
 
-fn fmt_secs(s: f64) -> String {
-    if s >= 1.0 || s == 0.0 {
-        format!("{s:.0} s")
-    } else {
-        format!("{:.0} ms", s * 1000.0)
-    }
+/// `t` seconds with as many decimals as the tick step needs.
+fn fmt_secs(t: f64, step: f64) -> String {
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    format!("{t:.decimals$} s")
 }

@@ -1,0 +1,189 @@
+//! Carries out the schedule against the running cluster, recording every fault as nemesis ops
+//! (`{"fault", "phase": "begin"|"end", "id", "label", "member"}`) in the history, and the final
+//! heal that undoes everything still in effect.
+
+use super::faketime::FakeClock;
+use super::net::Net;
+use super::{Fault, Step};
+use crate::client::ApiClient;
+use crate::cluster::Cluster;
+use crate::history::Recorder;
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often the executor checks for crashed members while holding a fault.
+const REAP_EVERY: Duration = Duration::from_millis(500);
+
+pub struct Nemesis<'a> {
+    pub cluster: &'a mut Cluster,
+    pub net: &'a Net,
+    pub api: &'a ApiClient,
+    pub recorder: &'a Recorder,
+    /// Members removed from the membership and not yet re-added.
+    pub removed: BTreeSet<usize>,
+    /// Peer address new members join through.
+    pub join: std::net::SocketAddr,
+}
+
+fn names(c: &Cluster) -> Vec<String> {
+    c.specs.iter().map(|s| s.name.clone()).collect()
+}
+
+impl Nemesis<'_> {
+    fn record(&self, f: &str, id: usize, phase: &str, fault: &Fault, extra: Value) {
+        let names = names(self.cluster);
+        let member = match fault {
+            Fault::Kill { member } | Fault::Pause { member } | Fault::Clock { member, .. } | Fault::Member { member } => Some(names[*member].clone()),
+            _ => None,
+        };
+        let mut v = json!({"fault": fault.class().as_str(), "phase": phase, "id": id, "label": fault.label(&names), "member": member, "detail": fault});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        self.recorder.nemesis(f, v);
+    }
+
+    /// Sleeps until `until`, reaping crashed members on the way.
+    async fn hold(&mut self, until: Instant) {
+        while Instant::now() < until {
+            let next = (Instant::now() + REAP_EVERY).min(until);
+            tokio::time::sleep_until(next).await;
+            for name in self.cluster.reap_unexpected() {
+                self.recorder.nemesis("crash", json!({"fault": "crash", "phase": "instant", "member": name}));
+            }
+        }
+    }
+
+    fn set_clock(&self, member: usize, offset_ms: i64) -> Result<()> {
+        let s = &self.cluster.specs[member];
+        std::fs::write(&s.clock_offset_file, format!("{offset_ms}\n"))?;
+        if let Some(ft) = &s.faketime_file {
+            FakeClock { library: std::path::PathBuf::from(super::faketime::DEBIAN_LIBFAKETIME), timestamp_file: ft.clone() }.set_offset_ms(offset_ms)?;
+        }
+        Ok(())
+    }
+
+    /// A member other than `not` that is running and not paused.
+    fn other(&self, not: usize) -> Option<usize> {
+        (0..self.cluster.specs.len()).find(|&i| i != not && self.cluster.is_running(i) && !self.cluster.is_paused(i) && !self.removed.contains(&i))
+    }
+
+    async fn membership(&mut self, member: usize, add: bool) -> Value {
+        let Some(via) = self.other(member) else { return json!({"result": "no member to ask"}) };
+        let s = self.cluster.specs[member].clone();
+        let addr = self.cluster.specs[via].api;
+        let r = if add {
+            self.api.add_member(addr, &s.name, &s.advertised_peer.to_string(), &s.api.to_string()).await
+        } else {
+            self.api.remove_member(addr, &s.name).await
+        };
+        match r {
+            Ok(r) => json!({"via": self.cluster.specs[via].name, "status": r.status}),
+            Err(e) => json!({"via": self.cluster.specs[via].name, "error": e.to_string()}),
+        }
+    }
+
+    async fn begin(&mut self, id: usize, fault: &Fault) -> Result<()> {
+        let (f, extra) = match fault {
+            Fault::Partition { grudge, rule, .. } => {
+                self.net.partition(grudge, *rule)?;
+                ("start-partition", json!({}))
+            }
+            Fault::Kill { member } => {
+                self.cluster.kill(*member).await?;
+                ("kill", json!({}))
+            }
+            Fault::Pause { member } => {
+                self.cluster.pause(*member)?;
+                ("pause", json!({}))
+            }
+            Fault::Clock { member, offset_ms } => {
+                self.set_clock(*member, *offset_ms)?;
+                ("clock-bump", json!({}))
+            }
+            Fault::Member { member } => {
+                let r = self.membership(*member, false).await;
+                self.removed.insert(*member);
+                ("member-remove", r)
+            }
+            Fault::Delay { src, dst, ms } => {
+                self.net.delay(*src, *dst, *ms)?;
+                ("start-delay", json!({}))
+            }
+            Fault::Loss { src, dst, percent } => {
+                self.net.loss(*src, *dst, *percent)?;
+                ("start-loss", json!({}))
+            }
+        };
+        self.record(f, id, "begin", fault, extra);
+        Ok(())
+    }
+
+    async fn end(&mut self, id: usize, fault: &Fault) -> Result<()> {
+        let (f, extra) = match fault {
+            Fault::Partition { .. } | Fault::Delay { .. } | Fault::Loss { .. } => {
+                self.net.heal()?;
+                ("stop-".to_string() + fault.class().as_str(), json!({}))
+            }
+            Fault::Kill { member } => {
+                let join = (*member != 0).then_some(self.join);
+                self.cluster.start(*member, join)?;
+                ("start".into(), json!({}))
+            }
+            Fault::Pause { member } => {
+                self.cluster.resume(*member)?;
+                ("resume".into(), json!({}))
+            }
+            Fault::Clock { member, .. } => {
+                self.set_clock(*member, 0)?;
+                ("clock-reset".into(), json!({}))
+            }
+            Fault::Member { member } => {
+                let r = self.membership(*member, true).await;
+                self.removed.remove(member);
+                ("member-add".into(), r)
+            }
+        };
+        self.record(&f, id, "end", fault, extra);
+        Ok(())
+    }
+
+    /// Runs `steps` (offsets from `start`). A fault that cannot be applied is recorded and
+    /// skipped, not fatal.
+    pub async fn run(&mut self, steps: &[Step], start: Instant) {
+        for (id, step) in steps.iter().enumerate() {
+            self.hold(start + Duration::from_millis(step.at_ms)).await;
+            if let Err(e) = self.begin(id, &step.fault).await {
+                self.recorder.nemesis("skipped", json!({"fault": step.fault.class().as_str(), "phase": "instant", "id": id, "error": format!("{e:#}")}));
+                continue;
+            }
+            self.hold(start + Duration::from_millis(step.at_ms + step.hold_ms)).await;
+            if let Err(e) = self.end(id, &step.fault).await {
+                self.recorder.nemesis("heal-failed", json!({"fault": step.fault.class().as_str(), "phase": "instant", "id": id, "error": format!("{e:#}")}));
+            }
+        }
+    }
+
+    /// Undoes everything: network healed, members resumed and restarted, clocks reset, removed
+    /// members re-added.
+    pub async fn heal_all(&mut self) -> Result<()> {
+        self.net.heal()?;
+        for i in 0..self.cluster.specs.len() {
+            if self.cluster.is_paused(i) {
+                self.cluster.resume(i)?;
+            }
+            if !self.cluster.is_running(i) {
+                self.cluster.start(i, (i != 0).then_some(self.join))?;
+            }
+            self.set_clock(i, 0)?;
+        }
+        for m in std::mem::take(&mut self.removed) {
+            self.membership(m, true).await;
+        }
+        self.recorder.nemesis("heal-all", json!({"fault": "heal", "phase": "instant"}));
+        Ok(())
+    }
+}
