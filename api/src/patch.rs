@@ -141,6 +141,9 @@ pub(crate) fn parse(body: Option<Value>, ver: Version) -> ApiResult<Vec<PatchOp>
         let segments: Vec<String> = raw_segments.iter().map(|s| decode_segment(s, escapes)).collect();
         let value = m.get("value").cloned();
         let secret = segments.iter().any(|s| is_secret_key(s));
+        if secret && op == Op::Test {
+            return Err(ApiError::invalid(format!("Cannot test {path}: secret values can not be compared")));
+        }
         let mut shown = item.clone();
         if secret {
             if let Value::Object(sm) = &mut shown {
@@ -154,9 +157,10 @@ pub(crate) fn parse(body: Option<Value>, ver: Version) -> ApiResult<Vec<PatchOp>
     Ok(ops)
 }
 
-/// Ironic's `patch_validate_allowed_fields`.
+/// Ironic's `patch_validate_allowed_fields`. `test` operations only read, so they may name any
+/// field the resource shows.
 pub(crate) fn check_allowed(ops: &[PatchOp], allowed: &[&str]) -> ApiResult<()> {
-    for p in ops {
+    for p in ops.iter().filter(|p| p.op != Op::Test) {
         if !allowed.contains(&p.root()) {
             return Err(ApiError::Model(ferric_model::Error::Invalid {
                 message: format!("Cannot patch {}. Only the following can be updated: {}", p.path, allowed.join(", ")),
