@@ -334,6 +334,23 @@ pub fn process_cpu_with_children(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// CPU time of a process's main thread with nanosecond precision (`/proc/<pid>/schedstat`):
+/// for single-threaded processes (ipmi_sim) whose per-process tick counts round to zero.
+pub fn process_runtime(pid: u32) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    s.split_whitespace().next()?.parse::<u64>().ok().map(Duration::from_nanos)
+}
+
+/// CPU time the whole machine spent busy (all processes, all cores) since boot, from
+/// `/proc/stat` (user + nice + system + irq + softirq + steal).
+pub fn machine_busy() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = s.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+    Some(Duration::from_millis(busy * 10))
+}
+
 /// This process's CPU time.
 pub fn self_cpu() -> Option<Duration> {
     process_cpu(std::process::id())
@@ -513,7 +530,7 @@ impl SushyEmulator {
             return false;
         }
         let mut buf = [0u8; 16];
-        matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[..12] == b"HTTP/1.0 200" || n >= 12 && &buf[..12] == b"HTTP/1.1 200")
+        matches!(s.read(&mut buf), Ok(n) if n >= 12 && (&buf[..12] == b"HTTP/1.0 200" || &buf[..12] == b"HTTP/1.1 200"))
     }
 
     /// Base URL (`http://127.0.0.1:PORT` or https).

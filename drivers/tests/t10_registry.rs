@@ -2,6 +2,8 @@
 //! interface resolution through `ferric_model::interfaces`, properties, vendor, RAID, periodic
 //! tasks, extensions from other crates.
 
+#![allow(clippy::field_reassign_with_default)]
+
 mod common;
 
 use async_trait::async_trait;

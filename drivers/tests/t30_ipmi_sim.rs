@@ -342,3 +342,57 @@ async fn t39_other_credentials_get_their_own_session() {
     assert!(e.to_string().contains("authentication failed"), "{e}");
     ifaces.power.get_power_state(&t).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t3a_lost_packets_are_retransmitted() {
+    require_ipmi();
+    let sim = IpmiSim::start().unwrap();
+    let proxy = LossyProxy::start(sim.port, 2);
+    let mut cfg = test_config();
+    cfg.ipmi.packet_timeout_ms = 200;
+    let reg = ferric_drivers::DriverRegistry::new(&cfg).unwrap();
+    let mut info = sim.driver_info();
+    info.insert("ipmi_port".into(), json!(proxy.port));
+    let n = node("ipmi", info);
+    let ifaces = reg.for_node(&n).unwrap();
+    let mut t = task(n, "m1", 1);
+    // Lost Open Session and RAKP 1 (activation retried), then every second request lost.
+    ifaces.power.set_power_state(&mut t, PowerAction::On, None).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(ifaces.power.get_power_state(&t).await.unwrap(), PowerState::On);
+    }
+    assert!(sim.power_on());
+    let s = ipmi_client(&reg).stats();
+    let dropped = proxy.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("{s:?}, dropped {dropped}");
+    assert!(dropped >= 6, "dropped {dropped}");
+    assert!(s.retransmissions >= 4, "{s:?}");
+    assert_eq!(s.failures, 0, "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t3b_many_calls_to_dead_bmcs_never_pile_up() {
+    let mut cfg = test_config();
+    cfg.ipmi.max_concurrent_calls = 4;
+    cfg.ipmi.command_timeout_s = 3;
+    cfg.ipmi.packet_timeout_ms = 300;
+    let bound = Duration::from_secs(3) + Duration::from_secs(2);
+    let reg = std::sync::Arc::new(ferric_drivers::DriverRegistry::new(&cfg).unwrap());
+    let bmc = FakeUdpBmc::start(Misbehaviour::Silent);
+    let n = node("ipmi", dict(json!({"ipmi_address": "127.0.0.1", "ipmi_port": bmc.port})));
+    let p = reg.for_node(&n).unwrap().power;
+    let start = std::time::Instant::now();
+    let futs = (0..40).map(|_| {
+        let (p, t) = (p.clone(), task(n.clone(), "m", 1));
+        async move { timed(p.get_power_state(&t)).await }
+    });
+    let results = futures::future::join_all(futs).await;
+    let total = start.elapsed();
+    let slots = results.iter().filter(|(r, _)| r.as_ref().unwrap_err().to_string().contains("no free IPMI slot")).count();
+    for (r, took) in &results {
+        assert!(r.is_err());
+        assert!(*took <= bound, "one call took {took:?}");
+    }
+    assert!(slots > 0, "with 4 slots, most of 40 calls give up waiting for one");
+    assert!(total <= bound, "all 40 ended within one deadline: {total:?}");
+}

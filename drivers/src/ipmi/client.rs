@@ -142,6 +142,7 @@ pub struct IpmiStats {
     pub sessions_reused: AtomicU64,
     pub sessions_closed: AtomicU64,
     pub stale_retries: AtomicU64,
+    pub retransmissions: AtomicU64,
     pub failures: AtomicU64,
 }
 
@@ -153,6 +154,7 @@ pub struct IpmiStatsSnapshot {
     pub sessions_reused: u64,
     pub sessions_closed: u64,
     pub stale_retries: u64,
+    pub retransmissions: u64,
     pub failures: u64,
     pub cached_sessions: u64,
 }
@@ -177,6 +179,7 @@ fn lock(c: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
 
 fn close_all_blocking(sessions: Vec<Session>, stats: &IpmiStats) {
     for s in sessions {
+        stats.retransmissions.fetch_add(s.retransmissions() as u64, Ordering::Relaxed);
         s.close();
         stats.sessions_closed.fetch_add(1, Ordering::Relaxed);
     }
@@ -220,6 +223,7 @@ impl IpmiClient {
             sessions_reused: s.sessions_reused.load(Ordering::Relaxed),
             sessions_closed: s.sessions_closed.load(Ordering::Relaxed),
             stale_retries: s.stale_retries.load(Ordering::Relaxed),
+            retransmissions: s.retransmissions.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
             cached_sessions: lock(&self.cache).count as u64,
         }
@@ -303,6 +307,7 @@ impl IpmiClient {
             }
             let healthy = session.reusable() && !matches!(&result, Err(f) if f.session_suspect());
             if healthy {
+                // (A cached session has no retransmissions to count: those are never cached.)
                 let mut evicted = Vec::new();
                 lock(&cache).put(key, Idle { session, fingerprint, last_used: Instant::now() }, cap, &mut evicted);
                 close_all_blocking(evicted, &stats);

@@ -101,7 +101,10 @@ pub struct Session {
     /// The BMC's session id (for Close Session); `None` if it could not be read.
     id: Option<u32>,
     requests: u64,
-    retransmitted: bool,
+    /// Retransmissions on this session (a session that retransmitted is not reused: a late
+    /// duplicate answer could otherwise be read as the answer to a later request, since ipmi-rs
+    /// does not expose the request sequence number to match on).
+    retransmissions: u32,
     broken: bool,
 }
 
@@ -201,7 +204,7 @@ impl Session {
             }));
             match r {
                 Ok(Ok(())) => {
-                    let mut s = Session { id: session_id_of(&rmcp), rmcp, requests: 0, retransmitted: false, broken: false };
+                    let mut s = Session { id: session_id_of(&rmcp), rmcp, requests: 0, retransmissions: 0, broken: false };
                     let lim2 = Limits { retries: lim.retries, ..lim };
                     match s.request(NETFN_APP, CMD_SET_SESSION_PRIVILEGE, &[p.privilege], lim2) {
                         Ok(_) => return Ok(s),
@@ -239,7 +242,7 @@ impl Session {
 
     /// Whether this session can go back to the cache.
     pub fn reusable(&self) -> bool {
-        !self.broken && !self.retransmitted && self.requests < MAX_REQUESTS_PER_SESSION
+        !self.broken && self.retransmissions == 0 && self.requests < MAX_REQUESTS_PER_SESSION
     }
 
     pub fn mark_broken(&mut self) {
@@ -282,7 +285,7 @@ impl Session {
                 }
             }
             if sends > 0 {
-                self.retransmitted = true;
+                self.retransmissions += 1;
             }
             sends += 1;
             // Wait for the answer; each recv waits at most one packet timeout.
@@ -338,6 +341,10 @@ impl Session {
 
     pub fn id(&self) -> Option<u32> {
         self.id
+    }
+
+    pub fn retransmissions(&self) -> u32 {
+        self.retransmissions
     }
 }
 

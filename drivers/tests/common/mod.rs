@@ -145,3 +145,86 @@ fn rand_byte() -> u8 {
         (x >> 24) as u8
     })
 }
+
+/// A UDP proxy in front of a BMC that loses chosen packets from the client: the first RMCP+
+/// Open Session request, the first RAKP 1, and every `nth` IPMI request inside a session.
+pub struct LossyProxy {
+    pub port: u16,
+    pub dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl LossyProxy {
+    pub fn start(bmc_port: u16, nth: u64) -> LossyProxy {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let front = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let back = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        back.connect(("127.0.0.1", bmc_port)).unwrap();
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        }
+        let port = front.local_addr().unwrap().port();
+        let client: Arc<Mutex<Option<std::net::SocketAddr>>> = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (front2, back2) = (front.try_clone().unwrap(), back.try_clone().unwrap());
+        let (c1, c2, s1, s2, d1) = (client.clone(), client, stop.clone(), stop.clone(), dropped.clone());
+        let up = std::thread::spawn(move || {
+            let (mut opened, mut rakp1, mut ipmi) = (false, false, 0u64);
+            let end = std::time::Instant::now() + Duration::from_secs(600);
+            let mut buf = [0u8; 2048];
+            while !s1.load(Ordering::Relaxed) && std::time::Instant::now() < end {
+                let Ok((n, from)) = front.recv_from(&mut buf) else { continue };
+                *c1.lock().unwrap() = Some(from);
+                let p = &buf[..n];
+                let rmcp_plus = n > 6 && p[3] == 0x07 && p[4] == 0x06;
+                let drop = if !rmcp_plus {
+                    false
+                } else {
+                    match p[5] & 0x3f {
+                        0x10 if !opened => {
+                            opened = true;
+                            true
+                        }
+                        0x12 if !rakp1 => {
+                            rakp1 = true;
+                            true
+                        }
+                        0x00 => {
+                            ipmi += 1;
+                            nth > 0 && ipmi % nth == 0
+                        }
+                        _ => false,
+                    }
+                };
+                if drop {
+                    d1.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let _ = back.send(p);
+                }
+            }
+        });
+        let down = std::thread::spawn(move || {
+            let end = std::time::Instant::now() + Duration::from_secs(600);
+            let mut buf = [0u8; 2048];
+            while !s2.load(Ordering::Relaxed) && std::time::Instant::now() < end {
+                let Ok(n) = back2.recv(&mut buf) else { continue };
+                if let Some(c) = *c2.lock().unwrap() {
+                    let _ = front2.send_to(&buf[..n], c);
+                }
+            }
+        });
+        LossyProxy { port, dropped, stop, threads: vec![up, down] }
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
