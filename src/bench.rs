@@ -39,11 +39,12 @@ fn summarize(mut lat: Vec<Duration>, wall: Duration) -> Summary {
     Summary { ops_per_s: lat.len() as f64 / wall.as_secs_f64(), p50_us: pick(0.5), p99_us: pick(0.99) }
 }
 
-/// write(4 KiB) + fdatasync in a loop on `dir`: the disk's durable-append bound.
-pub fn fdatasync_bound(dir: &Path, seconds: f64) -> Result<Summary> {
+/// write(`bytes`) + fdatasync in a loop on `dir`: the disk's durable-append bound for appends
+/// of that size.
+pub fn fdatasync_bound(dir: &Path, seconds: f64, bytes: usize) -> Result<Summary> {
     let path = dir.join("fsync-probe.bin");
     let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
-    let block = vec![0x5au8; 4096];
+    let block = vec![0x5au8; bytes.max(1)];
     let mut lat = Vec::new();
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(seconds);
@@ -129,24 +130,35 @@ pub async fn run_raft_bench(args: RaftBenchArgs) -> Result<()> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     let run = args.dir.join(format!("run-{}", std::process::id()));
     std::fs::create_dir_all(&run)?;
-    println!("fdatasync bound on {} ({} s) ...", args.dir.display(), args.seconds);
-    let disk = tokio::task::spawn_blocking({
+    // The size of one replicated entry (a node create, as the benchmark proposes).
+    let sample = Node::new(uuid::Uuid::new_v4(), "fake-hardware", now());
+    let entry_bytes = serde_json::to_vec(&Command::CreateNode { node: Box::new(sample), now: now() })?.len() + 96;
+    let mut bounds = Vec::new();
+    for &level in &args.proposers {
+        println!("fdatasync bound on {}: {level} entries of {entry_bytes} B per sync ({} s) ...", args.dir.display(), args.seconds / 2.0);
         let d = run.clone();
-        let s = args.seconds;
-        move || fdatasync_bound(&d, s)
-    })
-    .await??;
+        let s = args.seconds / 2.0;
+        let b = tokio::task::spawn_blocking(move || fdatasync_bound(&d, s, entry_bytes * level)).await??;
+        bounds.push((level, b));
+    }
     println!("three-member cluster, fsync on, creating nodes ...");
     let results = measure_commits(&run, args.seconds, &args.proposers).await?;
     println!();
     println!("| measurement | ops/s | p50 | p99 | vs bound |");
     println!("|---|---:|---:|---:|---:|");
-    println!(
-        "| fdatasync 4 KiB (disk bound, 1 writer) | {:.0} | {:.0} µs | {:.0} µs | |",
-        disk.ops_per_s, disk.p50_us, disk.p99_us
-    );
+    for (level, b) in &bounds {
+        println!(
+            "| fdatasync of {level} entries ({} B) | {:.0} syncs/s | {:.0} µs | {:.0} µs | |",
+            entry_bytes * level,
+            b.ops_per_s,
+            b.p50_us,
+            b.p99_us
+        );
+    }
     for (level, s) in &results {
-        // Group commit: at best `level` commits share one fsync.
+        // Group-commit bound: `level` entries share each fsync, at the fsync rate measured for
+        // that many entries' bytes.
+        let disk = bounds.iter().find(|(l, _)| l == level).map(|(_, b)| *b).expect("bound measured");
         let bound = disk.ops_per_s * *level as f64;
         println!(
             "| commits, {level} proposer(s) | {:.0} | {:.0} µs | {:.0} µs | {:.2} of {:.0}/s |",

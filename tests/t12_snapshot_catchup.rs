@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lagging_member_installs_a_snapshot() {
-    let cfg = TEST_CONFIG.replace("snapshot_logs_since_last = 2000", "snapshot_logs_since_last = 50").replace("max_in_snapshot_log_to_keep = 100", "max_in_snapshot_log_to_keep = 5");
+    let cfg = TEST_CONFIG.replace("snapshot_logs_since_last = 2000", "snapshot_logs_since_last = 50").replace("max_in_snapshot_log_to_keep = 100", "max_in_snapshot_log_to_keep = 5\npurge_batch_size = 1");
     let root = fast_tempdir();
     let api = Api::default();
     let a = Member::start("a", root.path(), &cfg, None);

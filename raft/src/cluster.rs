@@ -46,6 +46,13 @@ pub(crate) enum MembershipOp {
     Status,
 }
 
+/// A membership request between members; `hops` bounds forwarding to the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MembershipReq {
+    pub op: MembershipOp,
+    pub hops: u8,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Hello {
     pub name: String,
@@ -363,7 +370,11 @@ impl Cluster {
     // ------------------------------------------------------------- membership
 
     async fn membership_call(&self, peer: &str, op: &MembershipOp, timeout: Duration) -> Result<ClusterStatus, Error> {
-        let body = serde_json::to_vec(op).map_err(|e| Error::internal(e.to_string()))?;
+        self.membership_call_hops(peer, op, 0, timeout).await
+    }
+
+    async fn membership_call_hops(&self, peer: &str, op: &MembershipOp, hops: u8, timeout: Duration) -> Result<ClusterStatus, Error> {
+        let body = serde_json::to_vec(&MembershipReq { op: op.clone(), hops }).map_err(|e| Error::internal(e.to_string()))?;
         let bytes = self.clients.call(peer, Method::Membership, body, timeout).await.map_err(|e| Error::unavailable(e.to_string()))?;
         serde_json::from_slice::<Result<ClusterStatus, Error>>(&bytes).map_err(|e| Error::internal(e.to_string()))?
     }
@@ -440,6 +451,20 @@ impl Cluster {
             applied: st.applied,
             members,
         })
+    }
+
+    /// A membership request from another member: served here when this member leads, else
+    /// forwarded once to the leader it knows.
+    pub(crate) async fn serve_membership_req(&self, req: MembershipReq) -> Result<ClusterStatus, Error> {
+        let node = self.running()?.clone();
+        if node.is_leader() || req.hops >= 1 {
+            return self.serve_membership(req.op).await;
+        }
+        let Some((_, leader)) = node.leader() else {
+            return Err(Error::unavailable(format!("{} is not the leader and knows no leader", self.name)));
+        };
+        let timeout = Duration::from_millis(self.config.add_member_timeout_ms + self.config.rpc_timeout_ms);
+        self.membership_call_hops(&leader.peer_addr, &req.op, req.hops + 1, timeout).await
     }
 
     pub(crate) async fn serve_membership(&self, op: MembershipOp) -> Result<ClusterStatus, Error> {

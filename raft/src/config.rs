@@ -17,6 +17,8 @@ pub struct RaftConfig {
     pub snapshot_logs_since_last: u64,
     /// Log entries kept behind a snapshot (the rest is purged).
     pub max_in_snapshot_log_to_keep: u64,
+    /// Purge the log in batches of at least this many entries.
+    pub purge_batch_size: u64,
     pub max_payload_entries: u64,
     /// How long adding a member may wait for it to catch up before it becomes a voter.
     pub add_member_timeout_ms: u64,
@@ -33,6 +35,7 @@ impl Default for RaftConfig {
             snapshot_timeout_ms: 60_000,
             snapshot_logs_since_last: 20_000,
             max_in_snapshot_log_to_keep: 1_000,
+            purge_batch_size: 256,
             max_payload_entries: 300,
             add_member_timeout_ms: 120_000,
         }
@@ -49,6 +52,9 @@ impl RaftConfig {
         }
         if self.snapshot_logs_since_last == 0 {
             return Err("raft: snapshot_logs_since_last must be positive".into());
+        }
+        if self.purge_batch_size == 0 {
+            return Err("raft: purge_batch_size must be positive".into());
         }
         if self.rpc_timeout_ms == 0 || self.connect_timeout_ms == 0 {
             return Err("raft: timeouts must be positive".into());

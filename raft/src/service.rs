@@ -1,7 +1,7 @@
 //! The peer gRPC service: Raft RPCs to the local Raft node, leader services (forwarded writes,
 //! read index, membership) and conductor calls routed to this member.
 
-use crate::cluster::{Assign, Cluster, MembershipOp, WireError};
+use crate::cluster::{Assign, Cluster, MembershipReq, WireError};
 use crate::transport::pb::{self, peer_server::Peer, peer_server::PeerServer};
 use ferric_model::Error;
 use std::sync::Arc;
@@ -87,9 +87,9 @@ impl Peer for PeerService {
 
     async fn membership(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
         let r: Result<ferric_model::backend::ClusterStatus, Error> =
-            match serde_json::from_slice::<MembershipOp>(&req.into_inner().data) {
+            match serde_json::from_slice::<MembershipReq>(&req.into_inner().data) {
                 Err(e) => Err(Error::invalid(format!("bad membership request: {e}"))),
-                Ok(op) => self.cluster.serve_membership(op).await,
+                Ok(r) => self.cluster.serve_membership_req(r).await,
             };
         json(&r)
     }

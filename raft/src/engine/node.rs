@@ -86,7 +86,7 @@ impl RaftNode {
             max_payload_entries: cfg.max_payload_entries,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_logs_since_last),
             max_in_snapshot_log_to_keep: cfg.max_in_snapshot_log_to_keep,
-            purge_batch_size: 256,
+            purge_batch_size: cfg.purge_batch_size,
             enable_pre_vote: Some(true),
             ..Default::default()
         };
