@@ -77,7 +77,9 @@ pub fn opt_f64(info: &Dict, field: &str) -> Result<Option<f64>, Error> {
     match info.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(v)),
-        Some(v @ Value::String(s)) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => {
+            s.trim().parse::<f64>().ok().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(v))
+        }
         Some(v) => Err(bad(v)),
     }
 }

@@ -36,7 +36,10 @@ pub const FAKE: &str = "fake";
 pub fn fake_properties() -> BTreeMap<String, String> {
     [
         ("fake_delay", "Seconds every fake call takes. Optional."),
-        ("fake_fail", "Fake calls that fail: list or comma-separated 'method', 'kind.method', 'kind.*' or '*'. Optional."),
+        (
+            "fake_fail",
+            "Fake calls that fail: list or comma-separated 'method', 'kind.method', 'kind.*' or '*'. Optional.",
+        ),
         ("fake_fail_rate", "Probability (0-1) that any other fake call fails. Optional."),
         ("fake_fail_message", "Message of injected failures. Optional."),
         ("fake_wait", "Asynchronous fake methods that answer 'wait' instead of 'done'. Optional."),
@@ -171,9 +174,9 @@ impl FakeShared {
     pub fn validate(&self, task: &TaskContext, kind: InterfaceKind) -> Result<(), Error> {
         let k = self.knobs(&task.node.driver_info, kind)?;
         if matches(&k.fail, kind, "validate") {
-            return Err(Error::invalid(
-                k.fail_message.unwrap_or_else(|| format!("Injected failure of {}.validate (driver_info fake_fail)", kind.as_str())),
-            ));
+            return Err(Error::invalid(k.fail_message.unwrap_or_else(|| {
+                format!("Injected failure of {}.validate (driver_info fake_fail)", kind.as_str())
+            })));
         }
         Ok(())
     }
@@ -200,9 +203,9 @@ impl FakeShared {
         let injected = matches(&k.fail, kind, method) || (k.fail_rate > 0.0 && rand::random::<f64>() < k.fail_rate);
         if injected {
             return Err(Error::DriverOperationError {
-                message: k
-                    .fail_message
-                    .unwrap_or_else(|| format!("Injected failure of {} on node {} (driver_info fake_fail)", call.call, call.node)),
+                message: k.fail_message.unwrap_or_else(|| {
+                    format!("Injected failure of {} on node {} (driver_info fake_fail)", call.call, call.node)
+                }),
             });
         }
         Ok(matches(&k.wait, kind, method))
@@ -233,7 +236,14 @@ fn wait_or_done(wait: bool) -> StepResult {
     }
 }
 
-fn decl(kind: InterfaceKind, step: &str, priority: i32, argsinfo: Option<Value>, abortable: bool, requires_ramdisk: bool) -> StepDecl {
+fn decl(
+    kind: InterfaceKind,
+    step: &str,
+    priority: i32,
+    argsinfo: Option<Value>,
+    abortable: bool,
+    requires_ramdisk: bool,
+) -> StepDecl {
     StepDecl {
         interface: kind,
         step: step.to_string(),
@@ -302,17 +312,21 @@ impl PowerInterface for FakePower {
         Ok(task.node.power_state)
     }
 
-    async fn set_power_state(&self, task: &mut TaskContext, action: PowerAction, _timeout: Option<Duration>) -> Result<(), Error> {
+    async fn set_power_state(
+        &self,
+        task: &mut TaskContext,
+        action: PowerAction,
+        _timeout: Option<Duration>,
+    ) -> Result<(), Error> {
         self.0.call(task, InterfaceKind::Power, "set_power_state").await?;
         match action {
             PowerAction::On | PowerAction::Off | PowerAction::SoftOff | PowerAction::SoftReboot => {
                 task.node.power_state = Some(action.resulting_state());
                 Ok(())
             }
-            PowerAction::Reboot => Err(Error::invalid(format!(
-                "set_power_state called with an invalid power state: {}.",
-                action.as_str()
-            ))),
+            PowerAction::Reboot => {
+                Err(Error::invalid(format!("set_power_state called with an invalid power state: {}.", action.as_str())))
+            }
         }
     }
 
@@ -562,13 +576,20 @@ impl BaseInterface for FakeRaid {
         let flag = |k: &str| step.args.get(k).and_then(crate::driver_info::parse_bool_value).unwrap_or(true);
         match step.step.as_str() {
             "create_configuration" => {
-                self.create_configuration(task, flag("create_root_volume"), flag("create_nonroot_volumes"), flag("delete_existing"))
-                    .await
+                self.create_configuration(
+                    task,
+                    flag("create_root_volume"),
+                    flag("create_nonroot_volumes"),
+                    flag("delete_existing"),
+                )
+                .await
             }
             "delete_configuration" => self.delete_configuration(task).await,
             "apply_configuration" => {
                 let Some(Value::Object(cfg)) = step.args.get("raid_config") else {
-                    return Err(Error::missing("Step raid.apply_configuration: missing required argument 'raid_config'"));
+                    return Err(Error::missing(
+                        "Step raid.apply_configuration: missing required argument 'raid_config'",
+                    ));
                 };
                 self.validate_raid_config(task, cfg)?;
                 task.node.target_raid_config = cfg.clone();
@@ -656,13 +677,8 @@ impl BaseInterface for FakeBios {
 impl BiosInterface for FakeBios {
     async fn apply_configuration(&self, task: &mut TaskContext, settings: &[Value]) -> Result<StepResult, Error> {
         let wait = self.0.call(task, InterfaceKind::Bios, "apply_configuration").await?;
-        let mut current = task
-            .node
-            .driver_internal_info
-            .get("bios_settings")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let mut current =
+            task.node.driver_internal_info.get("bios_settings").and_then(Value::as_object).cloned().unwrap_or_default();
         for s in settings {
             let (Some(name), Some(value)) = (s.get("name").and_then(Value::as_str), s.get("value")) else {
                 return Err(Error::invalid(format!("Invalid BIOS setting {s}: 'name' and 'value' are required")));
@@ -702,7 +718,9 @@ impl BaseInterface for FakeFirmware {
                 InterfaceKind::Firmware,
                 "update",
                 0,
-                Some(json!({"settings": {"description": "List of Firmware components, each item needs to contain a dictionary with name/value pairs", "required": true}})),
+                Some(
+                    json!({"settings": {"description": "List of Firmware components, each item needs to contain a dictionary with name/value pairs", "required": true}}),
+                ),
                 false,
                 false,
             ),
@@ -841,7 +859,9 @@ impl BaseInterface for FakeVendor {
 
     async fn execute_step(&self, task: &mut TaskContext, _kind: StepKind, step: &Step) -> Result<StepResult, Error> {
         match step.step.as_str() {
-            "log_passthrough" => self.0.call(task, InterfaceKind::Vendor, "log_passthrough").await.map(|_| StepResult::Done),
+            "log_passthrough" => {
+                self.0.call(task, InterfaceKind::Vendor, "log_passthrough").await.map(|_| StepResult::Done)
+            }
             "trigger_servicewait" => {
                 self.0.call(task, InterfaceKind::Vendor, "trigger_servicewait").await?;
                 Ok(StepResult::Wait)
@@ -862,7 +882,13 @@ impl VendorInterface for FakeVendor {
         ])
     }
 
-    async fn call(&self, task: &mut TaskContext, method: &str, _http_method: &str, info: &Value) -> Result<Value, Error> {
+    async fn call(
+        &self,
+        task: &mut TaskContext,
+        method: &str,
+        _http_method: &str,
+        info: &Value,
+    ) -> Result<Value, Error> {
         let expect = match method {
             "second_method" => Some("kazoo"),
             "third_method_sync" => Some("meow"),

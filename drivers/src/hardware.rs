@@ -65,10 +65,7 @@ pub fn redfish() -> HardwareType {
     use InterfaceKind::*;
     let mut s = generic();
     s.insert(Bios, vec!["redfish", "no-bios", "fake"]);
-    s.insert(
-        Boot,
-        vec!["ipxe", "pxe", "http-ipxe", "http", "redfish-virtual-media", "redfish-https", "fake"],
-    );
+    s.insert(Boot, vec!["ipxe", "pxe", "http-ipxe", "http", "redfish-virtual-media", "redfish-https", "fake"]);
     s.insert(Console, vec!["redfish-graphical", "ipmitool-socat", "no-console", "fake-graphical", "fake"]);
     s.insert(Firmware, vec!["redfish", "no-firmware", "fake"]);
     s.insert(Inspect, vec!["redfish", "agent", "no-inspect", "fake"]);

@@ -41,7 +41,8 @@ pub fn attach_vif_to_free_port(task: &mut TaskContext, vif_info: &Dict) -> Resul
     };
 
     // Already attached anywhere on this node: refuse.
-    let everywhere = task.ports.iter().map(|p| &p.internal_info).chain(task.portgroups.iter().map(|g| &g.internal_info));
+    let everywhere =
+        task.ports.iter().map(|p| &p.internal_info).chain(task.portgroups.iter().map(|g| &g.internal_info));
     for info in everywhere {
         if vif_of(info) == Some(vif_id.as_str()) {
             return Err(Error::VifAlreadyAttached { vif: vif_id, node: task.node.uuid.to_string() });

@@ -92,7 +92,13 @@ impl InspectInterface for NoInspect {
 
 #[async_trait]
 impl RaidInterface for NoRaid {
-    async fn create_configuration(&self, task: &mut TaskContext, _r: bool, _n: bool, _d: bool) -> Result<StepResult, Error> {
+    async fn create_configuration(
+        &self,
+        task: &mut TaskContext,
+        _r: bool,
+        _n: bool,
+        _d: bool,
+    ) -> Result<StepResult, Error> {
         Err(unsupported_kind(InterfaceKind::Raid, &task.node))
     }
     async fn delete_configuration(&self, task: &mut TaskContext) -> Result<StepResult, Error> {

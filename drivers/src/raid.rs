@@ -26,10 +26,7 @@ const LOGICAL_DISK_PROPERTIES: [(&str, &str); 10] = [
 
 /// The properties a logical disk may have, with their descriptions.
 pub fn logical_disk_properties() -> BTreeMap<String, String> {
-    LOGICAL_DISK_PROPERTIES
-        .iter()
-        .map(|(k, d)| (k.to_string(), d.to_string()))
-        .collect()
+    LOGICAL_DISK_PROPERTIES.iter().map(|(k, d)| (k.to_string(), d.to_string())).collect()
 }
 
 fn err(msg: impl std::fmt::Display) -> Error {
@@ -73,7 +70,9 @@ fn validate_logical_disk(i: usize, disk: &Dict) -> Result<(), Error> {
     let known: Vec<&str> = LOGICAL_DISK_PROPERTIES.iter().map(|(k, _)| *k).collect();
     for k in disk.keys() {
         if !known.contains(&k.as_str()) {
-            return Err(err(format!("logical_disks[{i}]: Additional properties are not allowed ('{k}' was unexpected)")));
+            return Err(err(format!(
+                "logical_disks[{i}]: Additional properties are not allowed ('{k}' was unexpected)"
+            )));
         }
     }
     match disk.get("raid_level") {

@@ -142,9 +142,7 @@ impl Builder {
             (K::Inspect, "no-inspect") => Implementation::Inspect(Arc::new(noop::NoInspect)),
             (K::Management, "fake") => Implementation::Management(Arc::new(fake::FakeManagement(f))),
             (K::Management, "ipmitool") => Implementation::Management(Arc::new(IpmiManagement::new(self.ipmi()))),
-            (K::Management, "redfish") => {
-                Implementation::Management(Arc::new(RedfishManagement::new(self.redfish())))
-            }
+            (K::Management, "redfish") => Implementation::Management(Arc::new(RedfishManagement::new(self.redfish()))),
             (K::Management, "noop") => Implementation::Management(Arc::new(noop::NoopManagement)),
             (K::Network, "noop") => Implementation::Network(Arc::new(noop::NoopNetwork)),
             (K::Power, "fake") => Implementation::Power(Arc::new(fake::FakePower(f))),
@@ -342,7 +340,10 @@ impl DriverRegistry {
     }
 
     fn enabled_type(&self, driver: &str) -> Result<&EnabledType, Error> {
-        self.types.iter().find(|t| t.def.name == driver).ok_or_else(|| Error::DriverNotFound { driver: driver.to_string() })
+        self.types
+            .iter()
+            .find(|t| t.def.name == driver)
+            .ok_or_else(|| Error::DriverNotFound { driver: driver.to_string() })
     }
 
     /// The implementation of `kind` named `name`, if loaded.

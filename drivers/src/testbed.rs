@@ -32,7 +32,8 @@ impl TempDir {
     pub fn new(prefix: &str) -> std::io::Result<TempDir> {
         let base = std::env::var_os("FERRIC_TESTBED_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let p = base.join(format!("{prefix}-{}-{nanos}-{n}", std::process::id()));
         std::fs::create_dir_all(&p)?;
         Ok(TempDir(p))
@@ -282,7 +283,19 @@ impl IpmiSim {
         let out = Command::new("timeout")
             .arg("30")
             .arg("ipmitool")
-            .args(["-I", "lanplus", "-H", "127.0.0.1", "-p", &self.port.to_string(), "-U", &self.username, "-E", "-C", "3"])
+            .args([
+                "-I",
+                "lanplus",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &self.username,
+                "-E",
+                "-C",
+                "3",
+            ])
             .args(args)
             .env("IPMI_PASSWORD", &self.password)
             .stdin(Stdio::null())
@@ -407,14 +420,40 @@ pub fn make_test_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf),
     .map_err(|e| e.to_string())?;
     run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"])?;
     run(&[
-        "req", "-x509", "-new", "-key", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ferric-test-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ferric-test-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ])?;
     run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"])?;
     run(&["req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"])?;
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-        "server.pem", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ])?;
     Ok((dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key")))
 }
@@ -464,7 +503,11 @@ impl SushyEmulator {
         if let Some((user, pass)) = &opts.auth {
             let py = venv().join("bin/python");
             let out = Command::new(&py)
-                .args(["-c", "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(4)).decode())", pass])
+                .args([
+                    "-c",
+                    "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(4)).decode())",
+                    pass,
+                ])
                 .output()
                 .map_err(|e| format!("cannot run {}: {e}", py.display()))?;
             if !out.status.success() {
@@ -519,7 +562,8 @@ impl SushyEmulator {
 
     /// Plain HTTP: the service root answers; HTTPS: the port accepts connections.
     fn answers(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)) else {
+        let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200))
+        else {
             return false;
         };
         if self.ca_path.is_some() {

@@ -264,7 +264,12 @@ async fn t15_periodic_tasks_are_unique_and_run_on_owned_nodes() {
             Ok(())
         }
     }
-    let dup = PeriodicTask { name: "power.fake.record_owned_nodes".into(), spacing: Duration::from_secs(1), parallel: false, task: Arc::new(Nop) };
+    let dup = PeriodicTask {
+        name: "power.fake.record_owned_nodes".into(),
+        spacing: Duration::from_secs(1),
+        parallel: false,
+        task: Arc::new(Nop),
+    };
     assert!(DriverRegistry::builder(&test_config()).periodic_task(dup).build().is_err());
 }
 

@@ -39,7 +39,10 @@ async fn t20_power_state_lives_in_the_node() {
 #[tokio::test]
 async fn t21_failures_and_waits_are_injected_per_node() {
     let reg = registry();
-    let n = node("fake-hardware", dict(json!({"fake_fail": "power.set_power_state, inspect_hardware", "fake_wait": ["deploy"]})));
+    let n = node(
+        "fake-hardware",
+        dict(json!({"fake_fail": "power.set_power_state, inspect_hardware", "fake_wait": ["deploy"]})),
+    );
     let ifaces = reg.for_node(&n).unwrap();
     let mut t = task(n, "m1", 1);
     let e = ifaces.power.set_power_state(&mut t, PowerAction::On, None).await.unwrap_err();
@@ -154,7 +157,8 @@ async fn t24_calls_are_recorded_in_process_and_in_a_shared_file() {
         assert!(c.ts_us > 1_600_000_000_000_000);
     }
     let first = text.lines().next().unwrap();
-    let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first).unwrap().keys().cloned().collect();
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first).unwrap().keys().cloned().collect();
     assert_eq!(keys, ["ts_us", "node", "call", "member", "holder", "generation"]);
 
     // An unwritable record path is a clear driver error.
@@ -184,7 +188,13 @@ async fn t25_management_raid_bios_vendor_and_steps() {
     ifaces.raid.validate(&t).unwrap();
     ifaces.raid.create_configuration(&mut t, true, false, true).await.unwrap();
     assert_eq!(t.node.raid_config["logical_disks"].as_array().unwrap().len(), 1);
-    let step = Step { interface: InterfaceKind::Raid, step: "delete_configuration".into(), args: Default::default(), priority: 0, abortable: false };
+    let step = Step {
+        interface: InterfaceKind::Raid,
+        step: "delete_configuration".into(),
+        args: Default::default(),
+        priority: 0,
+        abortable: false,
+    };
     ifaces.raid.execute_step(&mut t, StepKind::Clean, &step).await.unwrap();
     assert!(t.node.raid_config.is_empty());
     t.node.target_raid_config = dict(json!({"logical_disks": [{"raid_level": "9", "size_gb": 1}]}));
@@ -208,15 +218,30 @@ async fn t25_management_raid_bios_vendor_and_steps() {
     // Ironic's FakeVendorB.
     let ok = ifaces.vendor.call(&mut t, "second_method", "POST", &json!({"bar": "kazoo"})).await.unwrap();
     assert_eq!(ok, json!(true));
-    assert_eq!(ifaces.vendor.call(&mut t, "third_method_sync", "POST", &json!({"bar": "x"})).await.unwrap(), json!(false));
+    assert_eq!(
+        ifaces.vendor.call(&mut t, "third_method_sync", "POST", &json!({"bar": "x"})).await.unwrap(),
+        json!(false)
+    );
     assert_eq!(ifaces.vendor.call(&mut t, "second_method", "POST", &json!({})).await.unwrap_err().http_status(), 400);
     assert_eq!(ifaces.vendor.call(&mut t, "nope", "POST", &json!({})).await.unwrap_err().http_status(), 400);
     assert!(!ifaces.vendor.methods()["fourth_method_shared_lock"].require_exclusive_lock);
 
     // Deploy step and service-wait step.
-    let s = Step { interface: InterfaceKind::Deploy, step: "deploy".into(), args: Default::default(), priority: 100, abortable: true };
+    let s = Step {
+        interface: InterfaceKind::Deploy,
+        step: "deploy".into(),
+        args: Default::default(),
+        priority: 100,
+        abortable: true,
+    };
     assert_eq!(ifaces.deploy.execute_step(&mut t, StepKind::Deploy, &s).await.unwrap(), StepResult::Done);
-    let s = Step { interface: InterfaceKind::Vendor, step: "trigger_servicewait".into(), args: Default::default(), priority: 0, abortable: false };
+    let s = Step {
+        interface: InterfaceKind::Vendor,
+        step: "trigger_servicewait".into(),
+        args: Default::default(),
+        priority: 0,
+        abortable: false,
+    };
     assert_eq!(ifaces.vendor.execute_step(&mut t, StepKind::Service, &s).await.unwrap(), StepResult::Wait);
 
     let calls = reg.fake_recorder().calls_for(&t.node.uuid.to_string());

@@ -17,7 +17,9 @@ fn ipmi_client(reg: &ferric_drivers::DriverRegistry) -> std::sync::Arc<ferric_dr
 fn active_sessions(sim: &IpmiSim) -> u32 {
     let out = sim.ipmitool(&["session", "info", "active"]).unwrap();
     out.lines()
-        .find_map(|l| l.strip_prefix("active sessions").map(|r| r.trim_start_matches([' ', ':']).trim().parse().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix("active sessions").map(|r| r.trim_start_matches([' ', ':']).trim().parse().unwrap())
+        })
         .unwrap_or_else(|| panic!("no session count in {out}"))
 }
 
@@ -166,10 +168,9 @@ async fn t34_wrong_password_and_unknown_user_fail_fast_without_leaking() {
     require_ipmi();
     let sim = IpmiSim::start().unwrap();
     let reg = registry();
-    for (field, value, expect) in [
-        ("ipmi_password", "not-the-password", "wrong password"),
-        ("ipmi_username", "mallory", "authentication failed"),
-    ] {
+    for (field, value, expect) in
+        [("ipmi_password", "not-the-password", "wrong password"), ("ipmi_username", "mallory", "authentication failed")]
+    {
         let mut info = sim.driver_info();
         info.insert(field.into(), json!(value));
         let n = node("ipmi", info);
@@ -190,7 +191,11 @@ async fn t35_unreachable_silent_and_garbage_bmcs_end_in_bounded_time() {
     let cfg = test_config();
     let bound = Duration::from_secs(cfg.ipmi.command_timeout_s) + Duration::from_secs(2);
     let reg = ferric_drivers::DriverRegistry::new(&cfg).unwrap();
-    let info_for = |port: u16| dict(json!({"ipmi_address": "127.0.0.1", "ipmi_port": port, "ipmi_username": "admin", "ipmi_password": "password"}));
+    let info_for = |port: u16| {
+        dict(
+            json!({"ipmi_address": "127.0.0.1", "ipmi_port": port, "ipmi_username": "admin", "ipmi_password": "password"}),
+        )
+    };
 
     // Nothing listens: ICMP port unreachable → refused, fast.
     let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -388,7 +393,8 @@ async fn t3b_many_calls_to_dead_bmcs_never_pile_up() {
     });
     let results = futures::future::join_all(futs).await;
     let total = start.elapsed();
-    let slots = results.iter().filter(|(r, _)| r.as_ref().unwrap_err().to_string().contains("no free IPMI slot")).count();
+    let slots =
+        results.iter().filter(|(r, _)| r.as_ref().unwrap_err().to_string().contains("no free IPMI slot")).count();
     for (r, took) in &results {
         assert!(r.is_err());
         assert!(*took <= bound, "one call took {took:?}");

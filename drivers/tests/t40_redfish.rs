@@ -60,7 +60,11 @@ async fn t40_power_boot_override_mode_and_secure_boot_against_the_emulator() {
     // Phase 4: BIOS — the fake system driver exposes none: a clear refusal, not a crash.
     let e = ifaces.bios.cache_bios_settings(&mut t).await.unwrap_err();
     assert!(matches!(e, Error::UnsupportedDriverExtension { .. }), "{e:?}");
-    let e = ifaces.bios.apply_configuration(&mut t, &[json!({"name": "ProcTurboMode", "value": "Disabled"})]).await.unwrap_err();
+    let e = ifaces
+        .bios
+        .apply_configuration(&mut t, &[json!({"name": "ProcTurboMode", "value": "Disabled"})])
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::UnsupportedDriverExtension { .. }), "{e:?}");
 
     // Phase 5: power off, also late.
@@ -76,24 +80,27 @@ async fn t41_the_only_system_is_found_and_several_need_an_id() {
     let n = node("redfish", dict(json!({"redfish_address": one.url()})));
     let t = task(n.clone(), "m1", 1);
     assert_eq!(reg.for_node(&n).unwrap().power.get_power_state(&t).await.unwrap(), PowerState::Off);
-    let n = node("redfish", dict(json!({"redfish_address": format!("127.0.0.1:{}", two.port).replace("127", "http://127")})));
+    let n = node(
+        "redfish",
+        dict(json!({"redfish_address": format!("127.0.0.1:{}", two.port).replace("127", "http://127")})),
+    );
     let e = reg.for_node(&n).unwrap().power.get_power_state(&task(n.clone(), "m1", 1)).await.unwrap_err();
     assert!(e.to_string().contains("redfish_system_id"), "{e}");
     // A system id alone (not a path) works too.
     let mut info = two.driver_info(1);
     info.insert("redfish_system_id".into(), json!(two.systems[1]));
     let n = node("redfish", info);
-    assert_eq!(reg.for_node(&n).unwrap().power.get_power_state(&task(n.clone(), "m", 1)).await.unwrap(), PowerState::Off);
+    assert_eq!(
+        reg.for_node(&n).unwrap().power.get_power_state(&task(n.clone(), "m", 1)).await.unwrap(),
+        PowerState::Off
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t42_basic_auth_and_tls_verification() {
-    let emu = SushyEmulator::start(&SushyOptions {
-        systems: 1,
-        auth: Some(("admin".into(), "s3cret-pw".into())),
-        tls: true,
-    })
-    .unwrap();
+    let emu =
+        SushyEmulator::start(&SushyOptions { systems: 1, auth: Some(("admin".into(), "s3cret-pw".into())), tls: true })
+            .unwrap();
     let reg = registry();
 
     // Right password, CA from a file: works.
@@ -103,9 +110,15 @@ async fn t42_basic_auth_and_tls_verification() {
 
     // CA from a directory: works.
     let mut info = emu.driver_info(0);
-    info.insert("redfish_verify_ca".into(), json!(emu.ca_path.as_ref().unwrap().parent().unwrap().display().to_string()));
+    info.insert(
+        "redfish_verify_ca".into(),
+        json!(emu.ca_path.as_ref().unwrap().parent().unwrap().display().to_string()),
+    );
     let n2 = node("redfish", info);
-    assert_eq!(reg.for_node(&n2).unwrap().power.get_power_state(&task(n2.clone(), "m", 1)).await.unwrap(), PowerState::Off);
+    assert_eq!(
+        reg.for_node(&n2).unwrap().power.get_power_state(&task(n2.clone(), "m", 1)).await.unwrap(),
+        PowerState::Off
+    );
 
     // Wrong password: a clear 401, quickly, without the password.
     let mut info = emu.driver_info(0);
@@ -225,7 +238,9 @@ async fn t45_malformed_driver_info_is_refused_naming_the_field() {
             assert!(!e.to_string().contains(":pw@"), "{e}");
         }
     }
-    for ok in [json!({"redfish_address": "bmc.example.com"}), json!({"redfish_address": "https://[::1]:8443/redfish/v1"})] {
+    for ok in
+        [json!({"redfish_address": "bmc.example.com"}), json!({"redfish_address": "https://[::1]:8443/redfish/v1"})]
+    {
         let n = node("redfish", dict(ok));
         reg.for_node(&n).unwrap().power.validate(&task(n, "m", 1)).unwrap();
     }

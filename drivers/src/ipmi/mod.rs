@@ -122,7 +122,9 @@ pub fn parse_driver_info(node: &Node) -> Result<IpmiInfo, Error> {
                 Error::invalid(format!("Invalid cipher suite {s}, expected a number (driver_info/ipmi_cipher_suite)"))
             })?;
             if !rmcp_plus {
-                return Err(Error::invalid("Cipher suites cannot be used with IPMI 1.5 (driver_info/ipmi_cipher_suite)"));
+                return Err(Error::invalid(
+                    "Cipher suites cannot be used with IPMI 1.5 (driver_info/ipmi_cipher_suite)",
+                ));
             }
             if n != 3 {
                 return Err(Error::invalid(format!(
@@ -147,7 +149,14 @@ pub fn parse_driver_info(node: &Node) -> Result<IpmiInfo, Error> {
     Ok(IpmiInfo {
         target: IpmiTarget {
             key: SessionKey { host: address.clone(), port, username: username.clone(), cipher_suite },
-            params: SessionParams { host: address, port, username, password: password.into_bytes(), privilege, rmcp_plus },
+            params: SessionParams {
+                host: address,
+                port,
+                username,
+                password: password.into_bytes(),
+                privilege,
+                rmcp_plus,
+            },
             node: node.uuid.to_string(),
         },
         force_boot_device,
@@ -170,7 +179,14 @@ fn op_error(info: &IpmiInfo, what: &str, f: Fault) -> Error {
     }
 }
 
-async fn raw(client: &IpmiClient, info: &IpmiInfo, what: &str, netfn: u8, cmd: u8, data: Vec<u8>) -> Result<Vec<u8>, Error> {
+async fn raw(
+    client: &IpmiClient,
+    info: &IpmiInfo,
+    what: &str,
+    netfn: u8,
+    cmd: u8,
+    data: Vec<u8>,
+) -> Result<Vec<u8>, Error> {
     client
         .call(&info.target, move |s, ctx| s.request(netfn, cmd, &data, ctx.limits))
         .await
@@ -288,7 +304,12 @@ impl PowerInterface for IpmiPower {
         power_status(&self.client, &info).await
     }
 
-    async fn set_power_state(&self, task: &mut TaskContext, action: PowerAction, timeout: Option<Duration>) -> Result<(), Error> {
+    async fn set_power_state(
+        &self,
+        task: &mut TaskContext,
+        action: PowerAction,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
         let info = parse_driver_info(&task.node)?;
         match action {
             PowerAction::On => self.on(task, &info, self.change_timeout(timeout)).await,
@@ -441,9 +462,15 @@ impl ManagementInterface for IpmiManagement {
                 return Ok(BootDeviceInfo { boot_device: Some(d.to_string()), persistent: Some(true) });
             }
         }
-        let data =
-            raw(&self.client, &info, "get boot device", NETFN_CHASSIS, CMD_GET_SYSTEM_BOOT_OPTIONS, get_boot_flags_request())
-                .await?;
+        let data = raw(
+            &self.client,
+            &info,
+            "get boot device",
+            NETFN_CHASSIS,
+            CMD_GET_SYSTEM_BOOT_OPTIONS,
+            get_boot_flags_request(),
+        )
+        .await?;
         let (device, persistent) =
             parse_boot_flags(&data).map_err(|m| op_error(&info, "get boot device", Fault::Protocol(m)))?;
         Ok(BootDeviceInfo { boot_device: device.map(str::to_string), persistent: Some(persistent) })
@@ -498,7 +525,13 @@ impl VendorInterface for IpmiVendor {
         ])
     }
 
-    async fn call(&self, task: &mut TaskContext, method: &str, _http_method: &str, args: &Value) -> Result<Value, Error> {
+    async fn call(
+        &self,
+        task: &mut TaskContext,
+        method: &str,
+        _http_method: &str,
+        args: &Value,
+    ) -> Result<Value, Error> {
         let info = parse_driver_info(&task.node)?;
         match method {
             "send_raw" => {
@@ -508,7 +541,9 @@ impl VendorInterface for IpmiVendor {
                 let bytes = parse_raw_bytes(text).map_err(|m| Error::invalid(format!("Invalid raw_bytes: {m}")))?;
                 let (netfn, cmd, data) = (bytes[0], bytes[1], bytes[2..].to_vec());
                 if netfn & 1 == 1 || netfn > 0x3e {
-                    return Err(Error::invalid(format!("Invalid raw_bytes: 0x{netfn:02x} is not a request network function")));
+                    return Err(Error::invalid(format!(
+                        "Invalid raw_bytes: 0x{netfn:02x} is not a request network function"
+                    )));
                 }
                 raw(&self.client, &info, "raw command", netfn, cmd, data).await?;
                 Ok(Value::Null)

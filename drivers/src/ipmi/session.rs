@@ -176,12 +176,15 @@ fn session_id_of(rmcp: &Rmcp) -> Option<u32> {
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, Fault> {
-    let mut addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| Fault::Unreachable(format!("cannot resolve {host}: {e}")))?;
+    let mut addrs =
+        (host, port).to_socket_addrs().map_err(|e| Fault::Unreachable(format!("cannot resolve {host}: {e}")))?;
     // Prefer IPv4 (ipmi-rs binds "[::]:0", which reaches both families on Linux).
     let all: Vec<SocketAddr> = addrs.by_ref().take(8).collect();
-    all.iter().find(|a| a.is_ipv4()).or(all.first()).copied().ok_or_else(|| Fault::Unreachable(format!("{host} has no address")))
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
+        .ok_or_else(|| Fault::Unreachable(format!("{host} has no address")))
 }
 
 impl Session {
@@ -199,12 +202,11 @@ impl Session {
             let user = p.username.clone();
             let pass = p.password.clone();
             let plus = p.rmcp_plus;
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                rmcp.activate(plus, Some(user.as_str()), Some(pass.as_slice()))
-            }));
+            let r = catch_unwind(AssertUnwindSafe(|| rmcp.activate(plus, Some(user.as_str()), Some(pass.as_slice()))));
             match r {
                 Ok(Ok(())) => {
-                    let mut s = Session { id: session_id_of(&rmcp), rmcp, requests: 0, retransmissions: 0, broken: false };
+                    let mut s =
+                        Session { id: session_id_of(&rmcp), rmcp, requests: 0, retransmissions: 0, broken: false };
                     let lim2 = Limits { retries: lim.retries, ..lim };
                     match s.request(NETFN_APP, CMD_SET_SESSION_PRIVILEGE, &[p.privilege], lim2) {
                         Ok(_) => return Ok(s),
@@ -266,10 +268,8 @@ impl Session {
             if sends > lim.retries {
                 return Err(Fault::Timeout(format!("{what}: no answer to {sends} send(s)")));
             }
-            let mut req = Request::new(
-                Message::new_raw(netfn, cmd, data.to_vec()),
-                RequestTargetAddress::Bmc(LogicalUnit::Zero),
-            );
+            let mut req =
+                Request::new(Message::new_raw(netfn, cmd, data.to_vec()), RequestTargetAddress::Bmc(LogicalUnit::Zero));
             self.requests += 1;
             let sent = catch_unwind(AssertUnwindSafe(|| self.rmcp.send(&mut req)));
             match sent {
@@ -365,7 +365,10 @@ mod tests {
     #[test]
     fn activation_errors_are_sorted() {
         assert!(matches!(classify_activation("PongReceive(Os { code: 11, kind: WouldBlock })"), Fault::Timeout(_)));
-        assert!(matches!(classify_activation("PongReceive(Os { code: 111, kind: ConnectionRefused })"), Fault::Unreachable(_)));
+        assert!(matches!(
+            classify_activation("PongReceive(Os { code: 111, kind: ConnectionRefused })"),
+            Fault::Unreachable(_)
+        ));
         assert!(matches!(classify_activation("V2_0(ServerAuthenticationFailed)"), Fault::Auth(_)));
         assert!(matches!(
             classify_activation("V2_0(RakpMessage2Parse(ErrorStatusCode(UnauthorizedName)))"),

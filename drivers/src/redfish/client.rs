@@ -73,7 +73,9 @@ pub struct RedfishClient {
 }
 
 fn op_error(ep: &Endpoint, msg: String) -> Error {
-    Error::DriverOperationError { message: format!("Redfish request for node {} (BMC {}) failed: {msg}", ep.node, ep.base) }
+    Error::DriverOperationError {
+        message: format!("Redfish request for node {} (BMC {}) failed: {msg}", ep.node, ep.base),
+    }
 }
 
 fn load_ca(path: &str) -> Result<Vec<reqwest::Certificate>, String> {
@@ -106,11 +108,8 @@ fn load_ca(path: &str) -> Result<Vec<reqwest::Certificate>, String> {
 /// The message of a Redfish error body (`error.message`, else the first extended message).
 fn redfish_message(body: &Value) -> Option<String> {
     let e = body.get("error")?;
-    let ext = e
-        .get("@Message.ExtendedInfo")
-        .and_then(|x| x.get(0))
-        .and_then(|m| m.get("Message"))
-        .and_then(Value::as_str);
+    let ext =
+        e.get("@Message.ExtendedInfo").and_then(|x| x.get(0)).and_then(|m| m.get("Message")).and_then(Value::as_str);
     let m = e.get("message").and_then(Value::as_str);
     ext.or(m).map(|s| s.chars().take(300).collect())
 }
@@ -186,7 +185,10 @@ impl RedfishClient {
         Err(match a.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => op_error(
                 ep,
-                format!("authentication failed (HTTP {}): check redfish_username and redfish_password", a.status.as_u16()),
+                format!(
+                    "authentication failed (HTTP {}): check redfish_username and redfish_password",
+                    a.status.as_u16()
+                ),
             ),
             s => op_error(ep, format!("HTTP {} from {path}{detail}", s.as_u16())),
         })

@@ -17,8 +17,8 @@ pub mod client;
 use crate::driver_info::{check_host, opt_secret, opt_str, parse_bool_value};
 use crate::interfaces::*;
 use async_trait::async_trait;
-use client::{Endpoint, Fence, Verify};
 pub use client::RedfishClient;
+use client::{Endpoint, Fence, Verify};
 use ferric_model::steps::{Step, StepDecl, StepKind};
 use ferric_model::{Dict, Error, InterfaceKind, Node, PowerAction, PowerState};
 use reqwest::{Method, StatusCode};
@@ -64,7 +64,10 @@ pub fn parse_driver_info(node: &Node) -> Result<RedfishInfo, Error> {
         }
     };
     let bad = || {
-        Error::invalid(format!("Invalid Redfish address {raw} set in driver_info/redfish_address on node {}", node.uuid))
+        Error::invalid(format!(
+            "Invalid Redfish address {raw} set in driver_info/redfish_address on node {}",
+            node.uuid
+        ))
     };
     let with_scheme = if raw.contains("://") { raw.clone() } else { format!("https://{raw}") };
     let url = reqwest::Url::parse(&with_scheme).map_err(|_| bad())?;
@@ -167,7 +170,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn err(&self, msg: String) -> Error {
-        Error::DriverOperationError { message: format!("Redfish: node {} (system {}): {msg}", self.info.endpoint.node, self.path) }
+        Error::DriverOperationError {
+            message: format!("Redfish: node {} (system {}): {msg}", self.info.endpoint.node, self.path),
+        }
     }
 
     async fn power(&self) -> Result<PowerState, Error> {
@@ -184,7 +189,10 @@ impl<'a> Ctx<'a> {
             .map(str::to_string)
             .unwrap_or_else(|| format!("{}/Actions/ComputerSystem.Reset", self.path));
         let body = json!({ "ResetType": reset_type });
-        let a = self.client.request_raw(&self.info.endpoint, Method::POST, &action, Some(&body), Some(&fence(task))).await?;
+        let a = self
+            .client
+            .request_raw(&self.info.endpoint, Method::POST, &action, Some(&body), Some(&fence(task)))
+            .await?;
         if a.status.is_success() {
             return Ok(());
         }
@@ -201,7 +209,14 @@ impl<'a> Ctx<'a> {
                 a.status.as_u16()
             )));
         }
-        let detail = a.body.pointer("/error/message").and_then(Value::as_str).unwrap_or("").chars().take(300).collect::<String>();
+        let detail = a
+            .body
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(300)
+            .collect::<String>();
         Err(self.err(format!("reset {reset_type} refused: HTTP {} {detail}", a.status.as_u16())))
     }
 
@@ -218,10 +233,9 @@ impl<'a> Ctx<'a> {
                 Err(e) => last = format!("last error: {e}"),
             }
             if Instant::now() + interval >= deadline {
-                return Err(self.err(format!(
-                    "power state did not become {target} within {}s; {last}",
-                    timeout.as_secs_f64()
-                )));
+                return Err(
+                    self.err(format!("power state did not become {target} within {}s; {last}", timeout.as_secs_f64()))
+                );
             }
             tokio::time::sleep(interval).await;
         }
@@ -262,7 +276,12 @@ impl PowerInterface for RedfishPower {
         Ctx::new(&self.client, &task.node).await?.power().await
     }
 
-    async fn set_power_state(&self, task: &mut TaskContext, action: PowerAction, timeout: Option<Duration>) -> Result<(), Error> {
+    async fn set_power_state(
+        &self,
+        task: &mut TaskContext,
+        action: PowerAction,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
         let ctx = Ctx::new(&self.client, &task.node).await?;
         let (reset, target) = match action {
             PowerAction::On => ("On", PowerState::On),
@@ -298,8 +317,14 @@ impl PowerInterface for RedfishPower {
 }
 
 /// Ironic boot device ↔ Redfish BootSourceOverrideTarget.
-const BOOT_DEVICE_MAP: [(&str, &str); 6] =
-    [("pxe", "Pxe"), ("disk", "Hdd"), ("cdrom", "Cd"), ("bios", "BiosSetup"), ("floppy", "Floppy"), ("uefihttp", "UefiHttp")];
+const BOOT_DEVICE_MAP: [(&str, &str); 6] = [
+    ("pxe", "Pxe"),
+    ("disk", "Hdd"),
+    ("cdrom", "Cd"),
+    ("bios", "BiosSetup"),
+    ("floppy", "Floppy"),
+    ("uefihttp", "UefiHttp"),
+];
 
 fn to_redfish_device(d: &str) -> Option<&'static str> {
     BOOT_DEVICE_MAP.iter().find(|(i, _)| *i == d).map(|(_, r)| *r)
@@ -340,13 +365,16 @@ impl ManagementInterface for RedfishManagement {
         let sys = ctx.system().await?;
         let allowed = sys.pointer("/Boot/BootSourceOverrideTarget@Redfish.AllowableValues").and_then(Value::as_array);
         Ok(match allowed {
-            Some(list) => list.iter().filter_map(Value::as_str).filter_map(from_redfish_device).map(str::to_string).collect(),
+            Some(list) => {
+                list.iter().filter_map(Value::as_str).filter_map(from_redfish_device).map(str::to_string).collect()
+            }
             None => BOOT_DEVICE_MAP.iter().map(|(i, _)| i.to_string()).collect(),
         })
     }
 
     async fn set_boot_device(&self, task: &mut TaskContext, device: &str, persistent: bool) -> Result<(), Error> {
-        let target = to_redfish_device(device).ok_or_else(|| Error::invalid(format!("Invalid boot device {device} specified.")))?;
+        let target = to_redfish_device(device)
+            .ok_or_else(|| Error::invalid(format!("Invalid boot device {device} specified.")))?;
         let ctx = Ctx::new(&self.client, &task.node).await?;
         let body = json!({"Boot": {
             "BootSourceOverrideTarget": target,
@@ -501,7 +529,9 @@ impl BaseInterface for RedfishBios {
                     let s = s.clone();
                     self.apply_configuration(task, &s).await
                 }
-                _ => Err(Error::missing("Step bios.apply_configuration: missing required argument 'settings' (a list)")),
+                _ => {
+                    Err(Error::missing("Step bios.apply_configuration: missing required argument 'settings' (a list)"))
+                }
             },
             "factory_reset" => self.factory_reset(task).await,
             _ => Err(unsupported(&format!("step bios.{}", step.step), &task.node)),

@@ -101,9 +101,8 @@ async fn read_request(s: &mut TcpStream) -> Option<Recorded> {
     let mut first = lines.next()?.split(' ');
     let method = first.next()?.to_string();
     let path = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
     let len: usize = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
@@ -122,10 +121,8 @@ async fn read_request(s: &mut TcpStream) -> Option<Recorded> {
 }
 
 async fn respond(s: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    let msg = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let msg =
+        format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
     s.write_all(msg.as_bytes()).await
 }
 
@@ -148,7 +145,9 @@ async fn serve(mut s: TcpStream, mode: Mode, rec: Arc<Mutex<Vec<Recorded>>>, pow
                 tokio::time::sleep(Duration::from_secs(600)).await;
                 return;
             }
-            Mode::ServerError => respond(&mut s, "500 Internal Server Error", r#"{"error": {"message": "boom"}}"#).await,
+            Mode::ServerError => {
+                respond(&mut s, "500 Internal Server Error", r#"{"error": {"message": "boom"}}"#).await
+            }
             Mode::Garbage => respond(&mut s, "200 OK", "<html>this is not json").await,
             Mode::CloseMidway => {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"PowerSt").await;
@@ -166,7 +165,8 @@ async fn serve(mut s: TcpStream, mode: Mode, rec: Arc<Mutex<Vec<Recorded>>>, pow
             }
             Mode::Good | Mode::NeverApplies => match (req.method.as_str(), req.path.as_str()) {
                 ("GET", "/redfish/v1/Systems") => {
-                    respond(&mut s, "200 OK", &json!({"Members": [{"@odata.id": "/redfish/v1/Systems/1"}]}).to_string()).await
+                    respond(&mut s, "200 OK", &json!({"Members": [{"@odata.id": "/redfish/v1/Systems/1"}]}).to_string())
+                        .await
                 }
                 ("GET", "/redfish/v1/Systems/1") => {
                     let p = power.lock().unwrap().clone();
