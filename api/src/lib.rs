@@ -129,6 +129,7 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
         .route("/cluster/status", get(ferric::cluster_status))
         .route("/cluster/members", post(ferric::add_member))
         .route("/cluster/members/{name}", delete(ferric::remove_member))
+        .route_layer(axum::middleware::from_fn(pipeline::query_guard))
         .fallback(root::not_found)
         .with_state(app.clone());
 

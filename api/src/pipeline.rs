@@ -163,6 +163,58 @@ pub(crate) async fn pipeline(State(app): State<App>, mut req: Request, next: Nex
     resp
 }
 
+/// Routes whose handlers read (and check) their own query parameters; `*` is any method.
+const QUERY_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/nodes"),
+    ("GET", "/v1/nodes/detail"),
+    ("GET", "/v1/nodes/validate"),
+    ("GET", "/v1/nodes/{node}"),
+    ("PATCH", "/v1/nodes/{node}"),
+    ("PUT", "/v1/nodes/{node}/maintenance"),
+    ("GET", "/v1/nodes/{node}/validate"),
+    ("GET", "/v1/nodes/{node}/states"),
+    ("*", "/v1/nodes/{node}/vendor_passthru"),
+    ("GET", "/v1/nodes/{node}/ports"),
+    ("GET", "/v1/nodes/{node}/ports/detail"),
+    ("GET", "/v1/nodes/{node}/portgroups"),
+    ("GET", "/v1/nodes/{node}/portgroups/detail"),
+    ("GET", "/v1/ports"),
+    ("GET", "/v1/ports/detail"),
+    ("GET", "/v1/ports/{port}"),
+    ("GET", "/v1/portgroups"),
+    ("GET", "/v1/portgroups/detail"),
+    ("GET", "/v1/portgroups/{pg}"),
+    ("GET", "/v1/portgroups/{pg}/ports"),
+    ("GET", "/v1/portgroups/{pg}/ports/detail"),
+    ("GET", "/v1/chassis"),
+    ("GET", "/v1/chassis/detail"),
+    ("GET", "/v1/chassis/{uuid}"),
+    ("GET", "/v1/chassis/{uuid}/nodes"),
+    ("GET", "/v1/chassis/{uuid}/nodes/detail"),
+    ("GET", "/v1/drivers"),
+    ("GET", "/v1/drivers/{driver}"),
+    ("*", "/v1/drivers/{driver}/vendor_passthru"),
+    ("GET", "/v1/conductors"),
+    ("GET", "/v1/conductors/{hostname}"),
+    ("GET", "/v1/lookup"),
+];
+
+/// Refuses query parameters on endpoints that take none, as Ironic's argument validation does
+/// ("Unexpected arguments: ...").
+pub(crate) async fn query_guard(matched: Option<axum::extract::MatchedPath>, req: Request, next: Next) -> Response {
+    if let (Some(q), Some(m)) = (req.uri().query(), matched) {
+        let method = if req.method() == axum::http::Method::HEAD { "GET" } else { req.method().as_str() };
+        let takes = QUERY_ROUTES.iter().any(|(mm, p)| *p == m.as_str() && (*mm == "*" || *mm == method));
+        if !takes {
+            let parsed = crate::params::Query::parse(Some(q));
+            if let Err(e) = parsed.allow(&[]) {
+                return e.into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

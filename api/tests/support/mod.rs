@@ -367,13 +367,13 @@ impl MemBackend {
             }
             R::VifDetach { node, vif_id } => {
                 node_of(inner, node)?;
-                let list = inner.vifs.entry(node).or_default();
-                let before = list.len();
-                list.retain(|v| v != &vif_id);
-                if list.len() == before {
-                    return Err(Error::VifNotAttached { vif: vif_id, node: node.to_string() });
+                match inner.vifs.get_mut(&node) {
+                    Some(list) if list.contains(&vif_id) => {
+                        list.retain(|v| v != &vif_id);
+                        Ok(ConductorReply::Done)
+                    }
+                    _ => Err(Error::VifNotAttached { vif: vif_id, node: node.to_string() }),
                 }
-                Ok(ConductorReply::Done)
             }
             R::VifList { node } => {
                 node_of(inner, node)?;
