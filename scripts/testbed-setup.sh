@@ -4,13 +4,16 @@
 # real Ironic clients and the Redfish emulator. Needs root for apt-get (or sudo).
 set -euo pipefail
 FERRIC_VENV="${FERRIC_VENV:-$HOME/.cache/ferric/venv}"
-PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk"
+PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk build-essential pkg-config curl"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $missing
+fi
+if [ "${FERRIC_SKIP_VENV:-0}" = 1 ]; then
+  echo "system packages ready"; exit 0
 fi
 if [ ! -x "$FERRIC_VENV/bin/python" ]; then
   python3 -m venv "$FERRIC_VENV"
