@@ -82,12 +82,26 @@ pub struct TestArgs {
     /// Extra arguments for every `ferric serve` (e.g. test timeouts, unsafe canary switches).
     #[arg(long = "serve-arg", allow_hyphen_values = true)]
     pub serve_args: Vec<String>,
+    /// Negative controls: deliberately unsafe server behaviour (needs a `ferric` built with the
+    /// `unsafe-test-switches` feature).
+    #[arg(long = "unsafe", value_delimiter = ',')]
+    pub unsafe_switches: Vec<UnsafeSwitch>,
     /// Take-over bound for the take-over checker, ms.
     #[arg(long, default_value_t = 30_000)]
     pub takeover_bound_ms: u64,
     /// Base TCP port: member i uses base+10i (API) and base+10i+1 (peer); proxies base+10i+2.
     #[arg(long, default_value_t = 27100)]
     pub base_port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnsafeSwitch {
+    /// The Raft log is not fsynced (with kill -9: lost acknowledged writes).
+    NoFsync,
+    /// Reads skip the read index (stale reads under partition).
+    StaleReads,
+    /// The lock path skips the generation check (double actuation under pause).
+    SkipLockCheck,
 }
 
 #[derive(Debug, Subcommand)]

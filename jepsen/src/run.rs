@@ -4,11 +4,11 @@
 
 use crate::bmc::FakeBmc;
 use crate::checker::{check_all, CheckParams, RunData};
-use crate::cli::{NetMode, Profile, TestArgs, WorkloadKind};
+use crate::cli::{NetMode, Profile, TestArgs, UnsafeSwitch, WorkloadKind};
 use crate::client::{ApiClient, Connector, HttpClient};
 use crate::clock::RunClock;
 use crate::cluster::member::{netns_plan, proxy_plan};
-use crate::cluster::{ferric_binary, Cluster};
+use crate::cluster::{ferric_binary, test_config_toml, Cluster, UnsafeSwitches};
 use crate::history::{JsonlWriter, Process, Recorder};
 use crate::nemesis::faketime::FakeClock;
 use crate::nemesis::netns::{listener_in, NetnsNet};
@@ -23,7 +23,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
-const FIXTURE_NODES: usize = 3;
+/// Nodes per workload and member (so every member owns some).
+const FIXTURE_NODES: usize = 2;
 
 /// Writes a run's recorded data in the run-dir layout (used for synthetic runs).
 pub fn save_run_data(dir: &Path, run: &RunData) -> Result<()> {
@@ -144,10 +145,32 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     let api = ApiClient::new(HttpClient { connector, ..HttpClient::default() });
     let ctx = Ctx { api: api.clone(), recorder: recorder.clone(), members: specs.iter().map(|s| (s.name.clone(), s.api)).collect() };
     let join = specs[0].advertised_peer;
-    let mut cluster = Cluster::new(specs, bin, args.serve_args.clone(), clock, &dir.join("cluster.jsonl"))?;
+    let switches = UnsafeSwitches {
+        no_fsync: args.unsafe_switches.contains(&UnsafeSwitch::NoFsync),
+        stale_reads: args.unsafe_switches.contains(&UnsafeSwitch::StaleReads),
+        skip_lock_check: args.unsafe_switches.contains(&UnsafeSwitch::SkipLockCheck),
+    };
+    let config = dir.join("ferric.toml");
+    std::fs::write(&config, test_config_toml(&switches, net_mode == NetMode::Netns))?;
+    let mut serve_args = vec!["--config".to_string(), config.display().to_string()];
+    serve_args.extend(args.serve_args.iter().cloned());
+    let mut cluster = Cluster::new(specs, bin, serve_args, clock, &dir.join("cluster.jsonl"))?;
 
     let outcome = drive(&args, &mut cluster, &net, &api, &recorder, &ctx, bmc.addr(), join, &steps, seed, secs, &all_names).await;
+    for name in cluster.reap_unexpected() {
+        recorder.nemesis("crash", serde_json::json!({"fault": "crash", "phase": "instant", "member": name}));
+    }
     cluster.stop_all().await;
+    if let Net::Proxy(p) = &net {
+        let (accepted, unidentified, resets) = p.counters();
+        recorder.nemesis("proxy-stats", serde_json::json!({"fault": "stats", "phase": "instant", "accepted": accepted, "unidentified": unidentified, "resets": resets}));
+        if unidentified > 0 {
+            eprintln!(
+                "ferric-jepsen: WARNING: {unidentified} of {accepted} peer connections came from an unknown source IP: \
+                 partitions could not tell senders apart (ferric must bind outgoing peer sockets to its --peer IP); use --net netns"
+            );
+        }
+    }
     drop(net);
     meta.duration_s = clock.now_ns() as f64 / 1e9;
     std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
@@ -195,7 +218,7 @@ async fn drive(
     }
     let wl = &args.workload;
     let fx = Arc::new(
-        setup_fixtures(ctx, FIXTURE_NODES, wl.contains(&WorkloadKind::Register), wl.contains(&WorkloadKind::Lock), wl.contains(&WorkloadKind::Provision), bmc)
+        setup_fixtures(ctx, FIXTURE_NODES * cluster.specs.len(), wl.contains(&WorkloadKind::Register), wl.contains(&WorkloadKind::Lock), wl.contains(&WorkloadKind::Provision), bmc)
             .await
             .context("fixtures")?,
     );

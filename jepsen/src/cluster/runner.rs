@@ -231,10 +231,14 @@ impl Cluster {
 
     /// Polls `GET /cluster/status` on member `via` until it names a leader and lists exactly
     /// `expected` (by name), or the deadline passes. Returns the last status.
-    pub async fn wait_healthy(&self, api: &ApiClient, via: usize, expected: &[String], deadline: Duration) -> Result<Value> {
+    pub async fn wait_healthy(&mut self, api: &ApiClient, via: usize, expected: &[String], deadline: Duration) -> Result<Value> {
         let until = Instant::now() + deadline;
         let mut last = Value::Null;
         loop {
+            let crashed = self.reap_unexpected();
+            if !self.is_running(via) {
+                bail!("{} is not running (crashed: {crashed:?}); see {}", self.specs[via].name, self.specs[via].log.display());
+            }
             if let Ok(r) = api.cluster_status(self.specs[via].api).await {
                 if let Some(v) = r.json().filter(|_| r.status == 200) {
                     let mut names: Vec<String> = v["members"].as_array().map(|a| a.iter().filter_map(|m| m["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();

@@ -19,10 +19,10 @@ pub struct RunMeta {
 }
 
 impl RunMeta {
-    /// `git rev-parse --short HEAD` of the current directory, or `unknown`.
+    /// `git rev-parse --short HEAD` of the source tree this harness was built from, or `unknown`.
     pub fn current_commit() -> String {
         std::process::Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
+            .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
             .output()
             .ok()
             .filter(|o| o.status.success())
