@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use ferric_model::steps::{Step, StepDecl, StepKind};
 use ferric_model::{Error, InterfaceKind, Node};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 fn unsupported_kind(kind: InterfaceKind, node: &Node) -> Error {
     Error::UnsupportedDriverExtension {
@@ -224,9 +223,4 @@ impl DeployInterface for NoopDeploy {
     async fn tear_down(&self, _task: &mut TaskContext) -> Result<(), Error> {
         Ok(())
     }
-}
-
-/// The `driver_info` properties of the no-op implementations (none).
-pub fn no_properties() -> BTreeMap<String, String> {
-    BTreeMap::new()
 }
