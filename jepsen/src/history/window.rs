@@ -25,7 +25,8 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     let mut out = Vec::new();
     for op in history.iter().filter(|o| o.process == Process::Nemesis) {
         let fault = op.value.get("fault").and_then(Value::as_str).unwrap_or(&op.f).to_string();
-        let id = op.value.get("id").and_then(Value::as_u64).unwrap_or(op.index);
+        // Ops without an id (instants) get one outside the schedule's range.
+        let id = op.value.get("id").and_then(Value::as_u64).unwrap_or(u64::from(u32::MAX) + op.index);
         let label = op.value.get("label").and_then(Value::as_str).map_or_else(|| fault.clone(), str::to_string);
         match op.value.get("phase").and_then(Value::as_str).unwrap_or("instant") {
             "begin" => {

@@ -17,7 +17,7 @@ const MAX_OPS: usize = 10_000;
 /// BMC systems drawn at most.
 const MAX_SYSTEMS: usize = 24;
 const MAX_HEIGHT_PX: f64 = 12_000.0;
-const COL_W: f64 = 64.0;
+const COL_W: f64 = 58.0;
 const BMC_COL_W: f64 = 34.0;
 const GUTTER: f64 = 70.0;
 const TOP: f64 = 40.0;
@@ -34,6 +34,11 @@ fn short(v: &serde_json::Value) -> String {
     let s = match v {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) => match o.get("target").or_else(|| o.get("provision_state")).or_else(|| o.values().next()) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        },
         other => other.to_string(),
     };
     s.chars().take(14).collect()
@@ -51,8 +56,10 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     }).collect();
     let col: BTreeMap<u64, usize> = processes.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     let systems: Vec<String> = run.bmc.iter().map(|e| e.system.clone()).collect::<BTreeSet<_>>().into_iter().take(MAX_SYSTEMS).collect();
-    let ops_w = processes.len() as f64 * COL_W;
-    let width = GUTTER + ops_w + 12.0 + systems.len() as f64 * BMC_COL_W + 20.0;
+    let bmc_w = if systems.is_empty() { 0.0 } else { systems.len() as f64 * BMC_COL_W + 12.0 };
+    // BMC columns first (always in view), then one column per process.
+    let ops_x0 = GUTTER + bmc_w;
+    let width = ops_x0 + processes.len() as f64 * COL_W + 20.0;
     let height = y(end_ns) + 30.0;
     let anomalous: HashSet<u64> = results.iter().flat_map(|r| r.anomalies.iter().flat_map(|a| a.ops.iter().copied())).collect();
 
@@ -76,10 +83,10 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     }
     // Column headers.
     for (p, i) in &col {
-        let x = GUTTER + *i as f64 * COL_W;
+        let x = ops_x0 + *i as f64 * COL_W;
         let _ = write!(svg, r##"<text x="{:.1}" y="{:.0}" text-anchor="middle" font-weight="bold">p{p}</text><line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{height:.0}" stroke="#f3f3f3"/>"##, x + COL_W / 2.0, TOP - 8.0);
     }
-    let bmc_x0 = GUTTER + ops_w + 12.0;
+    let bmc_x0 = GUTTER + 4.0;
     for (i, s) in systems.iter().enumerate() {
         let x = bmc_x0 + i as f64 * BMC_COL_W;
         let _ = write!(svg, r##"<text x="{:.1}" y="{:.0}" text-anchor="middle" fill="#444">{}</text><line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{height:.0}" stroke="#e0e0e0"/>"##, x + BMC_COL_W / 2.0, TOP - 8.0, esc(&s.chars().take(6).collect::<String>()));
@@ -90,7 +97,7 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
     // Operation bars.
     for p in &pairs {
         let Process::Client(n) = p.invoke.process else { continue };
-        let x = GUTTER + col[&n] as f64 * COL_W + 3.0;
+        let x = ops_x0 + col[&n] as f64 * COL_W + 3.0;
         let kind = p.kind();
         let (y0, y1) = (y(p.start()), y(p.end_or(end_ns)));
         let h = (y1 - y0).max(2.0);
