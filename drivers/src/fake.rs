@@ -419,6 +419,42 @@ impl ManagementInterface for FakeManagement {
         Ok(())
     }
 
+    /// Ironic's fake indicators: a read-only chassis `led-0`, a settable system `led`.
+    async fn get_supported_indicators(&self, task: &TaskContext, component: Option<&str>) -> Result<Value, Error> {
+        self.0.call(task, InterfaceKind::Management, "get_supported_indicators").await?;
+        let all = fake_indicators();
+        Ok(match component {
+            None => all,
+            Some(c) => json!({ c: all.get(c).cloned().unwrap_or(json!({})) }),
+        })
+    }
+
+    async fn set_indicator_state(&self, task: &mut TaskContext, component: &str, indicator: &str, state: &str) -> Result<(), Error> {
+        self.0.call(task, InterfaceKind::Management, "set_indicator_state").await?;
+        let spec = fake_indicators()
+            .get(component)
+            .and_then(|c| c.get(indicator))
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("Invalid indicator {component}/{indicator} specified.")))?;
+        if spec["readonly"] == json!(true) {
+            return Err(Error::invalid(format!("Indicator {component}/{indicator} is read-only.")));
+        }
+        if !spec["states"].as_array().is_some_and(|a| a.iter().any(|x| x == state)) {
+            return Err(Error::invalid(format!("Invalid state {state} for indicator {component}/{indicator}.")));
+        }
+        task.node.driver_internal_info.insert(format!("fake_indicator_{component}_{indicator}"), json!(state));
+        Ok(())
+    }
+
+    async fn get_indicator_state(&self, task: &TaskContext, component: &str, indicator: &str) -> Result<String, Error> {
+        self.0.call(task, InterfaceKind::Management, "get_indicator_state").await?;
+        if fake_indicators().get(component).and_then(|c| c.get(indicator)).is_none() {
+            return Err(Error::invalid(format!("Invalid indicator {component}/{indicator} specified.")));
+        }
+        let key = format!("fake_indicator_{component}_{indicator}");
+        Ok(task.node.driver_internal_info.get(&key).and_then(Value::as_str).unwrap_or("on").to_string())
+    }
+
     async fn get_secure_boot_state(&self, task: &TaskContext) -> Result<Option<bool>, Error> {
         self.0.call(task, InterfaceKind::Management, "get_secure_boot_state").await?;
         Ok(Some(task.node.driver_internal_info.get(FAKE_SECURE_BOOT).and_then(Value::as_bool).unwrap_or(false)))
@@ -429,6 +465,13 @@ impl ManagementInterface for FakeManagement {
         task.node.driver_internal_info.insert(FAKE_SECURE_BOOT.into(), json!(enabled));
         Ok(())
     }
+}
+
+fn fake_indicators() -> Value {
+    json!({
+        "chassis": {"led-0": {"readonly": true, "states": ["off", "on"]}},
+        "system": {"led": {"readonly": false, "states": ["blinking", "off", "on"]}},
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -524,6 +567,9 @@ impl InspectInterface for FakeInspect {
     }
     async fn abort(&self, task: &mut TaskContext) -> Result<(), Error> {
         self.0.call(task, InterfaceKind::Inspect, "abort").await.map(|_| ())
+    }
+    async fn continue_inspection(&self, task: &mut TaskContext, _inventory: &Value, _plugin_data: &Value) -> Result<StepResult, Error> {
+        self.0.call(task, InterfaceKind::Inspect, "continue_inspection").await.map(wait_or_done)
     }
 }
 

@@ -167,6 +167,45 @@ pub trait ManagementInterface: BaseInterface {
     async fn set_secure_boot_state(&self, task: &mut TaskContext, _enabled: bool) -> Result<(), Error> {
         Err(unsupported("set_secure_boot_state", &task.node))
     }
+
+    // Further optional methods of Ironic's ManagementInterface (default: unsupported).
+
+    /// `"OK"`, `"Warning"`, `"Critical"` (Redfish Status.Health), if the BMC tells.
+    async fn get_node_health(&self, task: &TaskContext) -> Result<Option<String>, Error> {
+        Err(unsupported("get_node_health", &task.node))
+    }
+    /// `{component: {indicator: {"readonly": bool, "states": [..]}}}`
+    async fn get_supported_indicators(&self, task: &TaskContext, _component: Option<&str>) -> Result<Value, Error> {
+        Err(unsupported("get_supported_indicators", &task.node))
+    }
+    async fn set_indicator_state(
+        &self,
+        task: &mut TaskContext,
+        _component: &str,
+        _indicator: &str,
+        _state: &str,
+    ) -> Result<(), Error> {
+        Err(unsupported("set_indicator_state", &task.node))
+    }
+    async fn get_indicator_state(&self, task: &TaskContext, _component: &str, _indicator: &str) -> Result<String, Error> {
+        Err(unsupported("get_indicator_state", &task.node))
+    }
+    /// The hardware vendor as the BMC reports it (lower case), if it tells.
+    async fn detect_vendor(&self, task: &TaskContext) -> Result<Option<String>, Error> {
+        Err(unsupported("detect_vendor", &task.node))
+    }
+    async fn get_mac_addresses(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
+        Err(unsupported("get_mac_addresses", &task.node))
+    }
+    async fn get_virtual_media(&self, task: &TaskContext) -> Result<Value, Error> {
+        Err(unsupported("get_virtual_media", &task.node))
+    }
+    async fn attach_virtual_media(&self, task: &mut TaskContext, _device_type: &str, _image_url: &str) -> Result<(), Error> {
+        Err(unsupported("attach_virtual_media", &task.node))
+    }
+    async fn detach_virtual_media(&self, task: &mut TaskContext, _device_types: &[String]) -> Result<(), Error> {
+        Err(unsupported("detach_virtual_media", &task.node))
+    }
 }
 
 #[async_trait]
@@ -182,6 +221,14 @@ pub trait BootInterface: BaseInterface {
     }
     async fn clean_up_instance(&self, _task: &mut TaskContext) -> Result<(), Error> {
         Ok(())
+    }
+    /// Checks what rescue needs (Ironic: unsupported unless the boot interface can rescue).
+    fn validate_rescue(&self, task: &TaskContext) -> Result<(), Error> {
+        Err(unsupported("validate_rescue", &task.node))
+    }
+    /// Checks what in-band inspection needs.
+    fn validate_inspection(&self, task: &TaskContext) -> Result<(), Error> {
+        Err(unsupported("validate_inspection", &task.node))
     }
 }
 
@@ -214,6 +261,14 @@ pub trait DeployInterface: BaseInterface {
     async fn tear_down_service(&self, _task: &mut TaskContext) -> Result<(), Error> {
         Ok(())
     }
+    /// An agent heartbeat (the agent deploy interface implements it; others ignore it).
+    async fn heartbeat(&self, _task: &mut TaskContext, _heartbeat: &Heartbeat) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Whether this implementation can deploy the node as configured (autodetect asks).
+    fn supports_deploy(&self, _task: &TaskContext) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -222,6 +277,11 @@ pub trait InspectInterface: BaseInterface {
     async fn inspect_hardware(&self, task: &mut TaskContext) -> Result<StepResult, Error>;
     async fn abort(&self, _task: &mut TaskContext) -> Result<(), Error> {
         Ok(())
+    }
+    /// Inventory and plugin data posted by the ramdisk (`POST /v1/continue_inspection`);
+    /// `Done` → `manageable`.
+    async fn continue_inspection(&self, task: &mut TaskContext, _inventory: &Value, _plugin_data: &Value) -> Result<StepResult, Error> {
+        Err(unsupported("continue_inspection", &task.node))
     }
 }
 
@@ -278,6 +338,31 @@ pub trait RescueInterface: BaseInterface {
     }
 }
 
+/// An agent heartbeat's fields (`POST /v1/heartbeat/{node}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub callback_url: String,
+    pub agent_version: Option<String>,
+    /// PEM of the agent's self-signed certificate (API ≥ 1.68).
+    pub agent_verify_ca: Option<String>,
+    pub agent_status: Option<String>,
+    pub agent_status_message: Option<String>,
+}
+
+/// Ironic's vendor passthru checks: the method exists and accepts the HTTP method.
+pub fn check_vendor_method(methods: &BTreeMap<String, VendorMethod>, method: &str, http_method: &str) -> Result<(), Error> {
+    let Some(m) = methods.get(method) else {
+        return Err(Error::invalid(format!("No handler for method {method}")));
+    };
+    if !m.http_methods.iter().any(|h| h.eq_ignore_ascii_case(http_method)) {
+        return Err(Error::invalid(format!(
+            "The method {method} does not support HTTP {http_method}. Supported methods are: {}",
+            m.http_methods.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// A vendor passthru method's metadata (`GET .../vendor_passthru/methods`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorMethod {
@@ -303,6 +388,15 @@ pub trait VendorInterface: BaseInterface {
     }
     async fn driver_call(&self, method: &str, _http_method: &str, _info: &Value) -> Result<Value, Error> {
         Err(Error::invalid(format!("No handler for method {method}")))
+    }
+    /// Checks a node-scoped call before it runs (Ironic's `VendorInterface.validate(task,
+    /// method, **kwargs)`): the method exists and accepts the HTTP method.
+    fn validate_call(&self, _task: &TaskContext, method: &str, http_method: &str, _info: &Value) -> Result<(), Error> {
+        check_vendor_method(&self.methods(), method, http_method)
+    }
+    /// Same, for a driver-scoped call.
+    fn validate_driver_call(&self, method: &str, http_method: &str, _info: &Value) -> Result<(), Error> {
+        check_vendor_method(&self.driver_methods(), method, http_method)
     }
 }
 
@@ -339,6 +433,46 @@ pub trait NetworkInterface: BaseInterface {
     }
     async fn unconfigure_tenant_networks(&self, _task: &mut TaskContext) -> Result<(), Error> {
         Ok(())
+    }
+    async fn portgroup_changed(&self, _task: &mut TaskContext, _portgroup: &Portgroup) -> Result<(), Error> {
+        Ok(())
+    }
+    /// The VIF currently in use on a port or portgroup (`internal_info`): cleaning,
+    /// provisioning, rescuing, inspection, servicing, then tenant.
+    fn get_current_vif(&self, _task: &TaskContext, internal_info: &Dict) -> Option<String> {
+        crate::network::current_vif(internal_info)
+    }
+    async fn add_rescuing_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn remove_rescuing_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn add_inspection_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn remove_inspection_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn add_servicing_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn remove_servicing_network(&self, _task: &mut TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    fn validate_rescue(&self, _task: &TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    fn validate_inspection(&self, _task: &TaskContext) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Whether the node must be powered on for network changes (smart NICs).
+    fn need_power_on(&self, _task: &TaskContext) -> bool {
+        false
+    }
+    /// Network data for the config drive (`network_data.json`); empty: none.
+    fn get_node_network_data(&self, task: &TaskContext) -> Dict {
+        task.node.network_data.clone()
     }
 }
 

@@ -137,6 +137,14 @@ pub fn detach_vif(task: &mut TaskContext, vif_id: &str) -> Result<(), Error> {
     Err(Error::VifNotAttached { vif: vif_id.to_string(), node: task.node.uuid.to_string() })
 }
 
+/// The VIF in use on a port or portgroup: the first of the cleaning, provisioning, rescuing,
+/// inspection, servicing and tenant VIFs present in its `internal_info` (Ironic's order).
+pub fn current_vif(internal_info: &Dict) -> Option<String> {
+    ["cleaning", "provisioning", "rescuing", "inspection", "servicing", "tenant"]
+        .iter()
+        .find_map(|net| internal_info.get(&format!("{net}_vif_port_id")).and_then(Value::as_str).map(str::to_string))
+}
+
 /// The VIFs attached to the node's ports, then portgroups (Ironic's order).
 pub fn list_vifs(task: &TaskContext) -> Vec<String> {
     task.ports

@@ -248,3 +248,26 @@ async fn t25_management_raid_bios_vendor_and_steps() {
     assert_eq!(calls.first().map(String::as_str), Some("management.set_boot_device"));
     assert!(calls.contains(&"raid.delete_configuration".to_string()));
 }
+
+#[tokio::test]
+async fn t26_indicators_vendor_checks_and_inspection() {
+    let reg = registry();
+    let n = node("fake-hardware", Default::default());
+    let i = reg.for_node(&n).unwrap();
+    let mut t = task(n, "m1", 1);
+    let all = i.management.get_supported_indicators(&t, None).await.unwrap();
+    assert_eq!(all["chassis"]["led-0"]["readonly"], json!(true));
+    i.management.set_indicator_state(&mut t, "system", "led", "blinking").await.unwrap();
+    assert_eq!(i.management.get_indicator_state(&t, "system", "led").await.unwrap(), "blinking");
+    assert_eq!(i.management.set_indicator_state(&mut t, "chassis", "led-0", "off").await.unwrap_err().http_status(), 400);
+    assert_eq!(i.management.get_indicator_state(&t, "disk", "x").await.unwrap_err().http_status(), 400);
+    // Vendor passthru checks before the call.
+    i.vendor.validate_call(&t, "second_method", "POST", &json!({})).unwrap();
+    assert!(i.vendor.validate_call(&t, "second_method", "GET", &json!({})).unwrap_err().to_string().contains("does not support"));
+    assert!(i.vendor.validate_call(&t, "nope", "POST", &json!({})).is_err());
+    assert_eq!(i.inspect.continue_inspection(&mut t, &json!({}), &json!({})).await.unwrap(), StepResult::Done);
+    // Unsupported optional methods answer UnsupportedDriverExtension.
+    let e = i.management.get_virtual_media(&t).await.unwrap_err();
+    assert!(matches!(e, Error::UnsupportedDriverExtension { .. }), "{e:?}");
+    assert!(i.network.get_current_vif(&t, &dict(json!({"cleaning_vif_port_id": "c", "tenant_vif_port_id": "t"}))) == Some("c".into()));
+}

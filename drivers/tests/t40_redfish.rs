@@ -245,3 +245,15 @@ async fn t45_malformed_driver_info_is_refused_naming_the_field() {
         reg.for_node(&n).unwrap().power.validate(&task(n, "m", 1)).unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t46_vendor_health_and_mac_addresses() {
+    let emu = SushyEmulator::start(&SushyOptions { systems: 2, ..Default::default() }).unwrap();
+    let reg = registry();
+    let n = node("redfish", emu.driver_info(1));
+    let m = reg.for_node(&n).unwrap().management;
+    let t = task(n, "m1", 1);
+    assert_eq!(m.detect_vendor(&t).await.unwrap().as_deref(), Some("sushy emulator"));
+    assert_eq!(m.get_node_health(&t).await.unwrap().as_deref(), Some("OK"));
+    assert_eq!(m.get_mac_addresses(&t).await.unwrap(), vec!["52:54:00:00:00:01".to_string()]);
+}

@@ -401,6 +401,38 @@ impl ManagementInterface for RedfishManagement {
         ctx.reset(task, "Nmi", None).await
     }
 
+    async fn get_node_health(&self, task: &TaskContext) -> Result<Option<String>, Error> {
+        let sys = Ctx::new(&self.client, &task.node).await?.system().await?;
+        Ok(sys.pointer("/Status/Health").and_then(Value::as_str).map(str::to_string))
+    }
+
+    async fn detect_vendor(&self, task: &TaskContext) -> Result<Option<String>, Error> {
+        let sys = Ctx::new(&self.client, &task.node).await?.system().await?;
+        Ok(sys.get("Manufacturer").and_then(Value::as_str).map(|m| m.to_lowercase()))
+    }
+
+    /// MACs of the system's enabled EthernetInterfaces (at most 64 interfaces read).
+    async fn get_mac_addresses(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
+        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let sys = ctx.system().await?;
+        let Some(link) = sys.pointer("/EthernetInterfaces/@odata.id").and_then(Value::as_str) else {
+            return Ok(Vec::new());
+        };
+        let col = self.client.get(&ctx.info.endpoint, link).await?;
+        let mut macs = Vec::new();
+        for m in col.get("Members").and_then(Value::as_array).into_iter().flatten().take(64) {
+            let Some(p) = m.get("@odata.id").and_then(Value::as_str) else { continue };
+            let nic = self.client.get(&ctx.info.endpoint, p).await?;
+            let enabled = nic.pointer("/Status/State").and_then(Value::as_str).is_none_or(|s| s == "Enabled");
+            if let (true, Some(mac)) = (enabled, nic.get("MACAddress").and_then(Value::as_str)) {
+                if let Some(norm) = ferric_model::port::normalize_mac(mac) {
+                    macs.push(norm);
+                }
+            }
+        }
+        Ok(macs)
+    }
+
     async fn get_supported_boot_modes(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
         let ctx = Ctx::new(&self.client, &task.node).await?;
         let sys = ctx.system().await?;
