@@ -4,7 +4,7 @@
 # real Ironic clients and the Redfish emulator. Needs root for apt-get (or sudo).
 set -euo pipefail
 FERRIC_VENV="${FERRIC_VENV:-$HOME/.cache/ferric/venv}"
-PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk build-essential pkg-config curl"
+PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk build-essential pkg-config curl openssl"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
