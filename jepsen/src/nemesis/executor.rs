@@ -16,6 +16,11 @@ use tokio::time::Instant;
 
 /// How often the executor checks for crashed members while holding a fault.
 const REAP_EVERY: Duration = Duration::from_millis(500);
+/// The final heal re-adds missing members for at most this long, retrying at this pace.
+const RECONCILE_WITHIN: Duration = Duration::from_secs(30);
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+/// A rejoined member gets this long to appear before it is rejoined again.
+const REJOIN_SETTLE: Duration = Duration::from_secs(8);
 
 pub struct Nemesis<'a> {
     pub cluster: &'a mut Cluster,
@@ -81,9 +86,62 @@ impl Nemesis<'_> {
             self.api.remove_member(addr, &s.name).await
         };
         match r {
-            Ok(r) => json!({"via": self.cluster.specs[via].name, "status": r.status}),
+            Ok(r) => json!({"via": self.cluster.specs[via].name, "status": r.status, "body": String::from_utf8_lossy(&r.body).chars().take(300).collect::<String>()}),
             Err(e) => json!({"via": self.cluster.specs[via].name, "error": e.to_string()}),
         }
+    }
+
+    /// Brings a removed member back the way the server requires: stop it, wipe its data dir,
+    /// start it again joining through a current member, and add it.
+    async fn rejoin(&mut self, member: usize) -> Value {
+        if self.cluster.is_running(member) {
+            if let Err(e) = self.cluster.kill(member).await {
+                return json!({"error": format!("stop: {e:#}")});
+            }
+        }
+        let dir = self.cluster.specs[member].data_dir.clone();
+        if let Err(e) = std::fs::remove_dir_all(&dir).and_then(|_| std::fs::create_dir_all(&dir)) {
+            return json!({"error": format!("wipe {}: {e}", dir.display())});
+        }
+        let join = self.other(member).map_or(self.join, |via| self.cluster.specs[via].advertised_peer);
+        if let Err(e) = self.cluster.start(member, Some(join)) {
+            return json!({"error": format!("start: {e:#}")});
+        }
+        let added = self.membership(member, true).await;
+        json!({"wiped": true, "join": join.to_string(), "add": added})
+    }
+
+    /// Re-adds every member missing from the membership until all are listed or `within`
+    /// passes; returns what was done.
+    async fn reconcile_membership(&mut self, within: Duration) -> Value {
+        let until = Instant::now() + within;
+        let mut actions = Vec::new();
+        let mut last_rejoin: std::collections::HashMap<usize, Instant> = Default::default();
+        while Instant::now() < until {
+            let Some(via) = self.other(usize::MAX) else { break };
+            let listed: BTreeSet<String> = match self.api.cluster_status(self.cluster.specs[via].api).await {
+                Ok(r) if r.status == 200 => r
+                    .json()
+                    .and_then(|v| v["members"].as_array().map(|a| a.iter().filter_map(|m| m["name"].as_str().map(str::to_string)).collect()))
+                    .unwrap_or_default(),
+                _ => BTreeSet::new(),
+            };
+            let missing: Vec<usize> = (0..self.cluster.specs.len()).filter(|i| !listed.contains(&self.cluster.specs[*i].name)).collect();
+            if !listed.is_empty() && missing.is_empty() {
+                return json!({"converged": true, "actions": actions});
+            }
+            let due: Vec<usize> = missing
+                .into_iter()
+                .filter(|m| !listed.is_empty() && last_rejoin.get(m).is_none_or(|t| t.elapsed() >= REJOIN_SETTLE))
+                .collect();
+            for m in due {
+                last_rejoin.insert(m, Instant::now());
+                let r = self.rejoin(m).await;
+                actions.push(json!({"add": self.cluster.specs[m].name, "result": r}));
+            }
+            tokio::time::sleep(RECONCILE_EVERY).await;
+        }
+        json!({"converged": false, "actions": actions})
     }
 
     async fn begin(&mut self, id: usize, fault: &Fault) -> Result<()> {
@@ -142,7 +200,7 @@ impl Nemesis<'_> {
                 ("clock-reset".into(), json!({}))
             }
             Fault::Member { member } => {
-                let r = self.membership(*member, true).await;
+                let r = self.rejoin(*member).await;
                 self.removed.remove(member);
                 ("member-add".into(), r)
             }
@@ -180,10 +238,10 @@ impl Nemesis<'_> {
             }
             self.set_clock(i, 0)?;
         }
-        for m in std::mem::take(&mut self.removed) {
-            self.membership(m, true).await;
-        }
-        self.recorder.nemesis("heal-all", json!({"fault": "heal", "phase": "instant"}));
+        self.removed.clear();
+        // Give joins a moment to land before re-adding what is still missing.
+        let membership = self.reconcile_membership(RECONCILE_WITHIN).await;
+        self.recorder.nemesis("heal-all", json!({"fault": "heal", "phase": "instant", "membership": membership}));
         Ok(())
     }
 }
