@@ -44,8 +44,17 @@ impl App {
 
     /// Waits for the read barrier (linearizable read), then runs `f` on the state.
     pub async fn read<T>(&self, mut f: impl FnMut(&State) -> T) -> ApiResult<T> {
-        self.backend.read_barrier().await.map_err(ApiError::from)?;
+        self.barrier().await?;
         Ok(self.read_local(&mut f))
+    }
+
+    /// The read barrier, unless the configuration chose stale reads. Writes always read the
+    /// record they change after a barrier (their expected revision makes them safe anyway).
+    pub async fn barrier(&self) -> ApiResult<()> {
+        if self.cfg.linearizable_reads {
+            self.backend.read_barrier().await.map_err(ApiError::from)?;
+        }
+        Ok(())
     }
 
     /// Runs `f` on the local state without a barrier (after one was taken in this request).

@@ -58,6 +58,10 @@ pub struct ApiConfig {
     /// Most connections served at once; further ones wait in the listen backlog.
     #[serde(alias = "max_connections")]
     pub max_connections: usize,
+    /// Take the read barrier before every read (linearizable reads). Turning it off serves reads
+    /// from the member's applied state, which may lag the leader.
+    #[serde(alias = "linearizable_reads")]
+    pub linearizable_reads: bool,
 }
 
 impl Default for ApiConfig {
@@ -76,6 +80,7 @@ impl Default for ApiConfig {
             max_json_depth: 25,
             enable_cluster_endpoints: true,
             max_connections: 1024,
+            linearizable_reads: true,
         }
     }
 }

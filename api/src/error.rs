@@ -173,12 +173,13 @@ impl IntoResponse for ApiError {
                 if status >= 500 {
                     tracing::error!(error = e.kind(), status, "request failed: {e}");
                 } else {
-                    tracing::debug!(error = e.kind(), status, "client error: {e}");
+                    // Client errors are not logged with their message: it may echo request data.
+                    tracing::debug!(error = e.kind(), status, "client error");
                 }
                 json_response(status, fault_body(status, &e.to_string()))
             }
             ApiError::Status { message, .. } => {
-                tracing::debug!(status, "client error: {message}");
+                tracing::debug!(status, "client error");
                 json_response(status, fault_body(status, message))
             }
             ApiError::Framework { description, version_headers, .. } => {

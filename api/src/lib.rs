@@ -41,6 +41,7 @@ use axum::routing::{any, delete, get, post, put};
 use axum::Router;
 use ferric_model::Backend;
 use handlers::*;
+use handlers::missing_ident;
 use std::sync::Arc;
 
 /// Builds the API's router. Validates the configuration and loads the basic-auth user file.
@@ -59,7 +60,13 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
         .route("/", get(root::root))
         .route("/v1", get(root::v1))
         // nodes
-        .route("/v1/nodes", get(nodes::list).post(nodes::create))
+        .route(
+            "/v1/nodes",
+            get(nodes::list)
+                .post(nodes::create)
+                .delete(|| async { Err::<(), _>(missing_ident("node_ident")) })
+                .patch(|| async { Err::<(), _>(missing_ident("node_ident")) }),
+        )
         .route("/v1/nodes/detail", get(nodes::detail))
         .route("/v1/nodes/validate", get(nodes::validate_query))
         .route("/v1/nodes/{node}", get(nodes::show).patch(nodes::patch).delete(nodes::delete))
@@ -92,11 +99,23 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
         .route("/v1/nodes/{node}/portgroups", get(portgroups::node_portgroups))
         .route("/v1/nodes/{node}/portgroups/detail", get(portgroups::node_portgroups_detail))
         // ports
-        .route("/v1/ports", get(ports::list).post(ports::create))
+        .route(
+            "/v1/ports",
+            get(ports::list)
+                .post(ports::create)
+                .delete(|| async { Err::<(), _>(missing_ident("port_uuid")) })
+                .patch(|| async { Err::<(), _>(missing_ident("port_ident")) }),
+        )
         .route("/v1/ports/detail", get(ports::detail))
         .route("/v1/ports/{port}", get(ports::show).patch(ports::patch).delete(ports::delete))
         // portgroups
-        .route("/v1/portgroups", get(portgroups::list).post(portgroups::create))
+        .route(
+            "/v1/portgroups",
+            get(portgroups::list)
+                .post(portgroups::create)
+                .delete(|| async { Err::<(), _>(missing_ident("portgroup_ident")) })
+                .patch(|| async { Err::<(), _>(missing_ident("portgroup_ident")) }),
+        )
         .route("/v1/portgroups/detail", get(portgroups::detail))
         .route(
             "/v1/portgroups/{pg}",
@@ -105,7 +124,13 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
         .route("/v1/portgroups/{pg}/ports", get(portgroups::ports))
         .route("/v1/portgroups/{pg}/ports/detail", get(portgroups::ports_detail))
         // chassis
-        .route("/v1/chassis", get(chassis::list).post(chassis::create))
+        .route(
+            "/v1/chassis",
+            get(chassis::list)
+                .post(chassis::create)
+                .delete(|| async { Err::<(), _>(missing_ident("chassis_uuid")) })
+                .patch(|| async { Err::<(), _>(missing_ident("chassis_uuid")) }),
+        )
         .route("/v1/chassis/detail", get(chassis::detail))
         .route("/v1/chassis/{uuid}", get(chassis::show).patch(chassis::patch).delete(chassis::delete))
         .route("/v1/chassis/{uuid}/nodes", get(chassis::nodes))
@@ -120,6 +145,7 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
         // conductors
         .route("/v1/conductors", get(conductors::list))
         .route("/v1/conductors/{hostname}", get(conductors::show))
+        .route("/v1/shards", get(nodes::shards))
         // ramdisk
         .route("/v1/lookup", get(ramdisk::lookup))
         .route("/v1/heartbeat/{node}", post(ramdisk::heartbeat))

@@ -72,14 +72,17 @@ fn range_headers(resp: &mut Response) {
     set(resp, version::HEADER_MAX, &Version::MAX.header_value());
 }
 
-/// Gives a framework-produced error Ironic's body (`Rendered` marks ours).
-fn finish_error(resp: Response) -> Response {
+/// Gives a framework-produced error Ironic's body (`Rendered` marks ours). A method the
+/// version documents (`/`, `/v1`) do not take is refused by their controller (fault body, version
+/// headers); elsewhere by the framework (`code`/`title` body, `Allow`, no version headers).
+fn finish_error(resp: Response, path: &str) -> Response {
     if resp.status().as_u16() < 400 || resp.extensions().get::<Rendered>().is_some() {
         return resp;
     }
     let status = resp.status().as_u16();
     let (mut parts, _) = resp.into_parts();
-    let body = if status == 405 {
+    let controller_405 = status == 405 && (path == "/" || path == "/v1");
+    let body = if controller_405 {
         fault_body(405, "The server could not comply with the request since it is either malformed or otherwise incorrect.")
     } else {
         framework_body(status, "")
@@ -91,7 +94,7 @@ fn finish_error(resp: Response) -> Response {
     for (k, v) in parts.headers.iter() {
         out.headers_mut().insert(k.clone(), v.clone());
     }
-    if status == 404 {
+    if !controller_405 {
         out.extensions_mut().insert(NoVersionHeaders);
     }
     out.extensions_mut().insert(Rendered);
@@ -140,7 +143,7 @@ pub(crate) async fn pipeline(State(app): State<App>, mut req: Request, next: Nex
         };
         let base = base_url(&app, &req);
         req.extensions_mut().insert(Ctx { ver: ver.unwrap_or(Version::MIN), base });
-        let mut r = finish_error(next.run(req).await);
+        let mut r = finish_error(next.run(req).await, &path);
         if let Some(v) = ver {
             if r.extensions().get::<NoVersionHeaders>().is_none() {
                 range_headers(&mut r);

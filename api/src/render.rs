@@ -393,7 +393,8 @@ pub(crate) fn chassis(c: &Chassis, v: View<'_>) -> ApiResult<Obj> {
     o.insert("description".into(), ostr(c.description.as_ref()));
     o.insert("extra".into(), dict(&c.extra));
     o.insert("links".into(), links::pair(v.base, "chassis", &uuid));
-    o.insert("nodes".into(), links::pair(v.base, "chassis", &format!("{uuid}/nodes")));
+    // Ironic wraps this link pair in one more list.
+    o.insert("nodes".into(), Value::Array(vec![links::pair(v.base, "chassis", &format!("{uuid}/nodes"))]));
     select(o, v.fields)
 }
 

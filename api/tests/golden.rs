@@ -22,6 +22,10 @@ fn load(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
+fn load_path(p: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
 fn is_uuid_at(b: &[u8], i: usize) -> bool {
     if i + 36 > b.len() {
         return false;
@@ -58,6 +62,15 @@ fn normalize(v: &Value) -> Value {
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, x) in m {
+                // Ironic builds these lists from a set: their order means nothing.
+                if k.starts_with("enabled_") {
+                    if let Value::Array(a) = x {
+                        let mut v: Vec<Value> = a.iter().map(normalize).collect();
+                        v.sort_by_key(|x| x.to_string());
+                        out.insert(k.clone(), Value::Array(v));
+                        continue;
+                    }
+                }
                 if k == "error_message" {
                     if let Some(inner) = x.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
                         out.insert(k.clone(), normalize(&inner));
@@ -88,6 +101,18 @@ struct Replay {
     uuids: BTreeMap<String, String>,
     /// JSON pointers ignored per sample.
     ignore: BTreeMap<&'static str, Vec<&'static str>>,
+    /// Exchanges compared by status only, with the reason.
+    status_only: BTreeMap<&'static str, &'static str>,
+    /// Body differences, reported together at the end.
+    failures: Vec<String>,
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        if !self.failures.is_empty() && !std::thread::panicking() {
+            panic!("{} exchanges differ from Ironic 39:\n{}", self.failures.len(), self.failures.join("\n"));
+        }
+    }
 }
 
 impl Replay {
@@ -101,6 +126,10 @@ impl Replay {
 
     async fn run(&mut self, name: &str) -> Resp {
         let g = load(name);
+        self.run_doc(name, &g).await
+    }
+
+    async fn run_doc(&mut self, name: &str, g: &Value) -> Resp {
         let req = &g["request"];
         let method = req["method"].as_str().unwrap();
         let path = self.subst(req["path"].as_str().unwrap());
@@ -124,6 +153,10 @@ impl Replay {
 
         let want = &g["response"];
         let want_status = want["status"].as_u64().unwrap() as u16;
+        if let Some(reason) = self.status_only.get(name) {
+            assert_eq!(resp.status, want_status, "{name} ({reason}): {}", resp.text());
+            return resp;
+        }
         if name == "32-err-500-not-json" {
             // Deliberate difference: Ironic answers a body that is not JSON with a 500; Ferric
             // answers 400 (bad input is never a 5xx).
@@ -151,6 +184,23 @@ impl Replay {
             (w, _) => {
                 let mut ours = normalize(&resp.json());
                 let mut theirs = normalize(w);
+                if method == "PATCH" && path.starts_with("/v1/nodes/") {
+                    // Ironic answers a node update from inside the conductor's lock.
+                    for side in [&mut ours, &mut theirs] {
+                        if let Some(x) = side.pointer_mut("/reservation") {
+                            *x = Value::Null;
+                        }
+                    }
+                }
+                // Messages where Ironic appends jsonschema's multi-line schema dump: the first
+                // line must match.
+                for side in [&mut ours, &mut theirs] {
+                    if let Some(Value::String(f)) = side.pointer_mut("/error_message/faultstring") {
+                        if let Some(i) = f.find("\n") {
+                            f.truncate(i);
+                        }
+                    }
+                }
                 for p in self.ignore.get(name).cloned().unwrap_or_default() {
                     if let Some(x) = ours.pointer_mut(p) {
                         *x = Value::Null;
@@ -162,7 +212,7 @@ impl Replay {
                 if ours != theirs {
                     let o = serde_json::to_string_pretty(&ours).unwrap();
                     let t = serde_json::to_string_pretty(&theirs).unwrap();
-                    panic!("{name}: body differs\n--- ours ---\n{o}\n--- ironic ---\n{t}");
+                    self.failures.push(format!("{name}: body differs\n--- ours ---\n{o}\n--- ironic ---\n{t}"));
                 }
             }
         }
@@ -177,6 +227,8 @@ async fn replays_ironic_39_samples() {
         uuids: BTreeMap::new(),
         // Captured while Ironic's conductor still held the lock of the patch it had just applied.
         ignore: BTreeMap::from([("14-node-patch", vec!["/reservation"])]),
+        status_only: BTreeMap::new(),
+        failures: Vec::new(),
     };
     let sequence = [
         "01-root",
@@ -233,11 +285,55 @@ async fn replays_ironic_39_basic_auth_samples() {
     let file = dir.join("htpasswd");
     std::fs::write(&file, format!("admin:{}\n", bcrypt::hash("secretpass", 4).unwrap())).unwrap();
     let cfg = ApiConfig { auth_strategy: AuthStrategy::HttpBasic, http_basic_auth_user_file: Some(file), ..Default::default() };
-    let mut r = Replay { api: Api::with(cfg), uuids: BTreeMap::new(), ignore: BTreeMap::new() };
+    let mut r = Replay { api: Api::with(cfg), uuids: BTreeMap::new(), ignore: BTreeMap::new(), status_only: BTreeMap::new(), failures: Vec::new() };
     for name in ["40-err-401-basic-no-credentials", "41-err-401-basic-wrong-password", "42-v1-basic-no-credentials"] {
         r.run(name).await;
     }
     let ok = r.api.send("GET", "/v1/nodes", &[("authorization", "Basic YWRtaW46c2VjcmV0cGFzcw==")], None).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The second capture (tests/golden/capture_extended.sh against Ironic 39): chassis, ports,
+/// portgroups, traits, maintenance, states, management, drivers, conductors, version gates and
+/// error messages, replayed in order.
+#[tokio::test]
+async fn replays_ironic_39_extended_captures() {
+    let dir = golden_dir().join("ext");
+    let mut files: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().map(|x| x == "json").unwrap_or(false))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().split('-').next().unwrap().parse().unwrap(), p))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "extended captures missing");
+    let mut r = Replay {
+        api: Api::new(),
+        uuids: BTreeMap::from([("ironic-peer".to_string(), support::MEMBER.to_string())]),
+        // Written by the conductor's power sync and step machinery, not by the API.
+        ignore: BTreeMap::from([("139-node-patch-unchassis", vec!["/driver_internal_info"])]),
+        status_only: BTreeMap::from([
+            // Ironic's message names the portgroup by its internal database id.
+            ("135-err-portgroup-delete-nonempty", "message carries a database id"),
+        ]),
+        failures: Vec::new(),
+    };
+    // Not replayed: what the conductor's driver validation accepts (fake-hardware took
+    // power_interface=ipmitool although its drivers entry does not list it), and an Ironic 39
+    // bug (GET /v1/nodes/{node}/ports answers "Portgroup None could not be found.").
+    let skip = ["40-err-node-create-iface", "126-port-list-node"];
+    for (_, path) in files {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        let doc = load_path(&path);
+        let resp = r.run_doc(&name, &doc).await;
+        if doc["request"]["method"] == "POST" && resp.status == 201 {
+            let theirs = doc["response"]["body"]["uuid"].as_str().unwrap().to_string();
+            let ours = resp.json()["uuid"].as_str().unwrap().to_string();
+            r.uuids.insert(theirs, ours);
+        }
+    }
 }

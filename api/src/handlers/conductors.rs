@@ -1,6 +1,6 @@
 //! `/v1/conductors` (1.49): the registered conductors, one per cluster member.
 
-use super::{json, require_version};
+use super::json;
 use crate::app::{App, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::listing::{collection, Paging, SortVal};
@@ -25,7 +25,7 @@ fn sort_value(c: &ConductorRecord, key: &str) -> Option<SortVal> {
 }
 
 pub(crate) async fn list(State(app): State<App>, ctx: Ctx, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    require_version(ctx.ver, 49)?;
+    super::api_version(ctx.ver, 49, super::NOT_SUPPORTED)?;
     let q = Query::parse(q.as_deref());
     q.allow(&["marker", "limit", "sort_key", "sort_dir", "fields", "detail"])?;
     let fields_param = q.list("fields");
@@ -82,7 +82,7 @@ pub(crate) async fn list(State(app): State<App>, ctx: Ctx, RawQuery(q): RawQuery
 }
 
 pub(crate) async fn show(State(app): State<App>, ctx: Ctx, Path(host): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    require_version(ctx.ver, 49)?;
+    super::api_version(ctx.ver, 49, super::NOT_SUPPORTED)?;
     let q = Query::parse(q.as_deref());
     q.allow(&["fields"])?;
     let fields = q.list("fields");

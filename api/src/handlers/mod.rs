@@ -68,9 +68,42 @@ pub(crate) fn check_node_ident(ident: &str) -> ApiResult<()> {
         return Err(ApiError::not_found_route());
     }
     if !is_uuid_like(ident) && !logical_name_chars(ident) {
-        return Err(ApiError::invalid(format!("Expected UUID or name for node: {ident}")));
+        // Refused while routing (pecan.abort), hence the framework's body.
+        return Err(ApiError::Framework {
+            status: 400,
+            description: format!("Expected UUID or name for node: {ident}"),
+            version_headers: false,
+        });
     }
     Ok(())
+}
+
+/// An endpoint behind Ironic's `api_version` decorator, called below its version (404 with a
+/// fault body, unlike the routing 404 of [`require_version`]).
+pub(crate) fn api_version(ver: Version, minor: u32, message: &str) -> ApiResult<()> {
+    if ver.at_least(minor) {
+        Ok(())
+    } else {
+        Err(ApiError::Model(Error::NotFound { message: message.to_string() }))
+    }
+}
+
+pub(crate) const NOT_SUPPORTED: &str = "The API is not supported for this version";
+
+/// `DELETE`/`PATCH` on a collection: Ironic's controller misses the identifier argument.
+pub(crate) fn missing_ident(name: &'static str) -> ApiError {
+    ApiError::Model(Error::missing(format!("Missing mandatory parameter: {name}")))
+}
+
+/// The oslo `is_valid_mac` rule (six colon-separated hex pairs), normalised to lower case.
+pub(crate) fn valid_mac(s: &str) -> Option<String> {
+    let ok = s.len() == 17
+        && s.bytes().enumerate().all(|(i, b)| if i % 3 == 2 { b == b':' } else { b.is_ascii_hexdigit() });
+    if ok {
+        Some(s.to_ascii_lowercase())
+    } else {
+        None
+    }
 }
 
 /// Ironic's `utils.is_valid_logical_name` (character set and length only).

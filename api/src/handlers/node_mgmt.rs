@@ -72,9 +72,10 @@ const MAX_TRAITS: usize = 50;
 fn check_trait(what: &str, t: &Value) -> ApiResult<String> {
     match t {
         Value::String(s) if is_valid_trait(s) => Ok(s.clone()),
-        Value::String(_) => Err(ApiError::invalid(format!(
-            "Schema error for {what}: {} is not valid under any of the given schemas",
-            pyjson::repr(t)
+        Value::String(s) => Err(ApiError::invalid(format!(
+            "Schema error for {what}: {} is not valid under any of the given schemas. Possible root cause: {} does not match '^CUSTOM_[A-Z0-9_]+$'",
+            pyjson::repr(t),
+            pyjson::repr_str(s)
         ))),
         other => Err(ApiError::invalid(format!("Schema error for {what}: {} is not of type 'string'", pyjson::repr(other)))),
     }

@@ -708,7 +708,19 @@ async fn set_maintenance(app: &App, ctx: &Ctx, ident: &str, on: bool, reason: Op
 async fn validate_node(app: &App, ctx: &Ctx, ident: &str) -> ApiResult<Response> {
     let n = get_node(app, ctx, ident).await?;
     match app.call(ConductorRequest::ValidateDriverInterfaces { node: n.uuid }).await? {
-        ConductorReply::Validation { interfaces } => Ok(json(200, &interfaces)),
+        ConductorReply::Validation { interfaces } => {
+            // Ironic shows `reason` only when there is one.
+            let mut out = serde_json::Map::new();
+            for (iface, v) in interfaces {
+                let mut o = serde_json::Map::new();
+                o.insert("result".into(), v.result.map(Value::Bool).unwrap_or(Value::Null));
+                if let Some(r) = v.reason {
+                    o.insert("reason".into(), Value::String(r));
+                }
+                out.insert(iface, Value::Object(o));
+            }
+            Ok(json(200, &Value::Object(out)))
+        }
         _ => Err(ApiError::Model(Error::internal("unexpected conductor reply to validate_driver_interfaces"))),
     }
 }
@@ -737,4 +749,20 @@ pub(crate) async fn validate_query(State(app): State<App>, ctx: Ctx, RawQuery(q)
         (None, None) => return Err(ApiError::Model(Error::missing("Missing mandatory parameter: node"))),
     };
     validate_node(&app, &ctx, &ident).await
+}
+
+/// `GET /v1/shards` (1.82): node counts per shard (a node without one counts under "None").
+pub(crate) async fn shards(State(app): State<App>, ctx: Ctx) -> ApiResult<Response> {
+    super::api_version(ctx.ver, 82, "The API version does not allow shards")?;
+    let counts = app
+        .read(|st| {
+            let mut m: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+            for n in st.nodes.values() {
+                *m.entry(n.shard.clone().unwrap_or_else(|| "None".to_string())).or_default() += 1;
+            }
+            m
+        })
+        .await?;
+    let list: Vec<Value> = counts.into_iter().map(|(name, count)| serde_json::json!({"name": name, "count": count})).collect();
+    Ok(json(200, &serde_json::json!({"shards": list})))
 }

@@ -16,7 +16,6 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use ferric_model::port::normalize_mac;
 use ferric_model::{ConductorReply, ConductorRequest, Error, Portgroup, ProvisionState, State as St};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -57,7 +56,11 @@ fn check_fields<'a>(fields: impl IntoIterator<Item = &'a str>, ctx: &Ctx) -> Api
 
 pub(crate) async fn list_portgroups(app: &App, ctx: &Ctx, raw: Option<String>, node_scope: Option<String>, detail_endpoint: bool) -> ApiResult<Response> {
     let ver = ctx.ver;
-    require_version(ver, if node_scope.is_some() { 24 } else { 23 })?;
+    if node_scope.is_some() {
+        require_version(ver, 24)?;
+    } else {
+        super::api_version(ver, 23, super::NOT_SUPPORTED)?;
+    }
     let q = Query::parse(raw.as_deref());
     let mut allowed = vec!["node", "address", "marker", "limit", "sort_key", "sort_dir", "shard", "conductor_groups"];
     if !detail_endpoint {
@@ -99,7 +102,7 @@ pub(crate) async fn list_portgroups(app: &App, ctx: &Ctx, raw: Option<String>, n
         Some(fields_param.unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect()))
     };
     let address = match q.str("address") {
-        Some(a) => Some(normalize_mac(a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
+        Some(a) => Some(super::valid_mac(a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
         None => None,
     };
     let node_ident = node_scope.clone().or_else(|| q.string("node"));
@@ -191,7 +194,7 @@ pub(crate) async fn ports_detail(State(app): State<App>, ctx: Ctx, Path(pg): Pat
 }
 
 pub(crate) async fn show(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    require_version(ctx.ver, 23)?;
+    super::api_version(ctx.ver, 23, super::NOT_SUPPORTED)?;
     let q = Query::parse(q.as_deref());
     q.allow(&["fields"])?;
     let fields = q.list("fields");
@@ -279,7 +282,7 @@ fn apply_doc(st: &St, pg: &mut Portgroup, m: &Map<String, Value>, ctx: &Ctx) -> 
     pg.node_uuid = node.uuid;
     pg.address = match opt_s(m, "address") {
         None => None,
-        Some(a) => Some(normalize_mac(&a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
+        Some(a) => Some(super::valid_mac(&a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
     };
     pg.name = opt_s(m, "name");
     pg.extra = m.get("extra").and_then(Value::as_object).cloned().unwrap_or_default();
@@ -297,7 +300,7 @@ fn apply_doc(st: &St, pg: &mut Portgroup, m: &Map<String, Value>, ctx: &Ctx) -> 
 }
 
 pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    require_version(ctx.ver, 23)?;
+    super::api_version(ctx.ver, 23, super::NOT_SUPPORTED)?;
     let m = expect_object(body::read_json(&headers, body, app.limits()).await?, "portgroup")?;
     validate(&m, "portgroup", true)?;
     for f in m.keys() {
@@ -333,7 +336,7 @@ pub(crate) async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_version(ctx.ver, 23)?;
+    super::api_version(ctx.ver, 23, super::NOT_SUPPORTED)?;
     let ops = patch::parse(body::read_json(&headers, body, app.limits()).await?, ctx.ver)?;
     if ops.iter().any(|o| o.touches("mode") || o.touches("properties")) && !ctx.ver.at_least(26) {
         return Err(ApiError::not_acceptable());
@@ -391,7 +394,7 @@ pub(crate) async fn patch(
 }
 
 pub(crate) async fn delete(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>) -> ApiResult<Response> {
-    require_version(ctx.ver, 23)?;
+    super::api_version(ctx.ver, 23, super::NOT_SUPPORTED)?;
     let pg = app.read(|st| find_portgroup(st, &ident)).await??;
     app.call(ConductorRequest::DestroyPortgroup { portgroup: pg.uuid }).await?;
     Ok(no_content())

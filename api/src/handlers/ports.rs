@@ -15,7 +15,6 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use ferric_model::port::normalize_mac;
 use ferric_model::{ConductorReply, ConductorRequest, Error, Port, ProvisionState, State as St};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -127,7 +126,7 @@ pub(crate) async fn list_ports(app: &App, ctx: &Ctx, raw: Option<String>, scope:
         Some(fields_param.unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect()))
     };
     let address = match q.str("address") {
-        Some(a) => Some(normalize_mac(a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
+        Some(a) => Some(super::valid_mac(a).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {a}")))?),
         None => None,
     };
     let node_uuid_q = q.uuid("node_uuid")?;
@@ -339,7 +338,7 @@ fn validate_port_doc(m: &Map<String, Value>, what: &str, create: bool) -> ApiRes
         if idents != 1 {
             let shown = pyjson::repr(&Value::Object(m.clone()));
             return Err(err(if idents == 0 {
-                format!("{shown} is not valid under any of the given schemas")
+                format!("{shown} is not valid under any of the given schemas. Possible root cause: 'node_ident' is a required property")
             } else {
                 format!("{shown} is valid under each of {{'required': ['node_uuid']}}, {{'required': ['node_ident']}}")
             }));
@@ -393,7 +392,7 @@ fn local_link(v: Option<&Value>) -> ApiResult<ferric_model::Dict> {
         return Err(bad());
     }
     if let Some(Value::String(sw)) = m.get("switch_id").cloned() {
-        let norm = normalize_mac(&sw).or_else(|| {
+        let norm = super::valid_mac(&sw).or_else(|| {
             let hex: String = sw.chars().filter(|c| *c != ':').collect();
             (hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
         });
@@ -418,7 +417,7 @@ fn opt_s(m: &Map<String, Value>, k: &str) -> Option<String> {
 /// Builds the port a validated document describes (on top of `base`).
 fn apply_port_doc(st: &St, base: &mut Port, m: &Map<String, Value>, ctx: &Ctx, create: bool) -> ApiResult<()> {
     let addr = opt_s(m, "address").unwrap_or_default();
-    base.address = normalize_mac(&addr).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {addr}")))?;
+    base.address = super::valid_mac(&addr).ok_or_else(|| ApiError::invalid(format!("Expected valid MAC address for address: {addr}")))?;
     let ident = opt_s(m, "node_ident");
     if ident.is_some() && !ctx.ver.at_least(94) {
         return Err(ApiError::not_acceptable());
@@ -497,7 +496,7 @@ pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap,
         }
     }
     if let Some(Value::String(a)) = m.get("address") {
-        if normalize_mac(a).is_none() {
+        if super::valid_mac(a).is_none() {
             return Err(ApiError::invalid(format!("Expected valid MAC address for address: {a}")));
         }
     }

@@ -12,7 +12,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use ferric_model::node::MASK;
-use ferric_model::port::normalize_mac;
 use ferric_model::{ConductorReply, ConductorRequest, Error, Node};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -59,7 +58,7 @@ pub(crate) async fn lookup(State(app): State<App>, ctx: Ctx, RawQuery(q): RawQue
         .map(|a| string_list(&[a]))
         .unwrap_or_default()
         .iter()
-        .filter_map(|a| normalize_mac(a))
+        .filter_map(|a| super::valid_mac(a))
         .collect();
     if addresses.is_empty() && node_uuid.is_none() {
         return Err(ApiError::bad_request("At least one of 'addresses' and 'node_uuid' parameters is required"));

@@ -45,20 +45,74 @@ fn choice(enabled: &[&str], default: &str) -> InterfaceChoice {
     InterfaceChoice { enabled: enabled.iter().map(|s| s.to_string()).collect(), default: Some(default.to_string()) }
 }
 
-fn hardware_type(name: &str, power: &[&str], mgmt: &[&str]) -> HardwareTypeInfo {
+/// A hardware type as the reference Ironic 39 peer (shared/bench/peer-ironic) registers it:
+/// per interface kind, the enabled implementations and the default.
+fn hardware_type(name: &str, table: &[(InterfaceKind, &[&str], &str)]) -> HardwareTypeInfo {
     let mut interfaces = BTreeMap::new();
-    for k in InterfaceKind::ALL {
-        let c = match k {
-            InterfaceKind::Network => choice(&["noop", "flat"], "noop"),
-            InterfaceKind::Storage => choice(&["noop"], "noop"),
-            InterfaceKind::Raid => choice(&["fake", "no-raid"], "fake"),
-            InterfaceKind::Power => choice(power, power[0]),
-            InterfaceKind::Management => choice(mgmt, mgmt[0]),
-            _ => choice(&["fake"], "fake"),
-        };
-        interfaces.insert(k, c);
+    for (k, enabled, default) in table {
+        interfaces.insert(*k, choice(enabled, default));
     }
     HardwareTypeInfo { name: name.to_string(), interfaces }
+}
+
+fn peer_hardware_types() -> Vec<HardwareTypeInfo> {
+    use InterfaceKind::*;
+    vec![
+        hardware_type(
+            "fake-hardware",
+            &[
+                (Bios, &["no-bios", "fake"], "fake"),
+                (Boot, &["ipxe", "pxe", "fake"], "fake"),
+                (Console, &["no-console", "fake"], "fake"),
+                (Deploy, &["fake", "direct", "ramdisk"], "fake"),
+                (Firmware, &["no-firmware", "fake"], "fake"),
+                (Inspect, &["fake", "no-inspect"], "fake"),
+                (Management, &["fake"], "fake"),
+                (Network, &["noop"], "noop"),
+                (Power, &["fake"], "fake"),
+                (Raid, &["no-raid", "fake"], "fake"),
+                (Rescue, &["no-rescue", "fake"], "fake"),
+                (Storage, &["noop", "fake"], "noop"),
+                (Vendor, &["no-vendor", "fake"], "fake"),
+            ],
+        ),
+        hardware_type(
+            "ipmi",
+            &[
+                (Bios, &["no-bios"], "no-bios"),
+                (Boot, &["ipxe", "pxe"], "ipxe"),
+                (Console, &["no-console"], "no-console"),
+                (Deploy, &["direct", "ramdisk"], "direct"),
+                (Firmware, &["no-firmware"], "no-firmware"),
+                (Inspect, &["no-inspect"], "no-inspect"),
+                (Management, &["ipmitool", "noop"], "ipmitool"),
+                (Network, &["noop"], "noop"),
+                (Power, &["ipmitool"], "ipmitool"),
+                (Raid, &["no-raid"], "no-raid"),
+                (Rescue, &["no-rescue"], "no-rescue"),
+                (Storage, &["noop"], "noop"),
+                (Vendor, &["ipmitool", "no-vendor"], "ipmitool"),
+            ],
+        ),
+        hardware_type(
+            "manual-management",
+            &[
+                (Bios, &["no-bios"], "no-bios"),
+                (Boot, &["ipxe", "pxe"], "ipxe"),
+                (Console, &["no-console"], "no-console"),
+                (Deploy, &["direct", "ramdisk"], "direct"),
+                (Firmware, &["no-firmware"], "no-firmware"),
+                (Inspect, &["no-inspect"], "no-inspect"),
+                (Management, &["noop", "fake"], "noop"),
+                (Network, &["noop"], "noop"),
+                (Power, &["fake"], "fake"),
+                (Raid, &["no-raid"], "no-raid"),
+                (Rescue, &["no-rescue"], "no-rescue"),
+                (Storage, &["noop"], "noop"),
+                (Vendor, &["no-vendor"], "no-vendor"),
+            ],
+        ),
+    ]
 }
 
 fn now_micros() -> i64 {
@@ -78,11 +132,7 @@ impl MemBackend {
         let record = ConductorRecord {
             hostname: MEMBER.into(),
             conductor_group: String::new(),
-            hardware_types: vec![
-                hardware_type("fake-hardware", &["fake"], &["fake"]),
-                hardware_type("ipmi", &["ipmitool"], &["ipmitool"]),
-                hardware_type("manual-management", &["fake"], &["noop"]),
-            ],
+            hardware_types: peer_hardware_types(),
             online: true,
             created_at: now,
             updated_at: now,
@@ -285,18 +335,25 @@ impl MemBackend {
             R::SetBootDevice { node, device, persistent } => {
                 let n = node_of(inner, node)?;
                 check_lock(&inner.state, &n)?;
-                if !supported_devices().contains(&device) {
+                if !supported_devices(&n).contains(&device) {
                     return Err(Error::invalid(format!("Invalid boot device {device} specified.")));
                 }
                 inner.boot.insert(node, (device, persistent));
                 Ok(ConductorReply::Done)
             }
             R::GetSupportedBootDevices { node } => {
-                node_of(inner, node)?;
-                Ok(ConductorReply::SupportedBootDevices { devices: supported_devices() })
+                let n = node_of(inner, node)?;
+                Ok(ConductorReply::SupportedBootDevices { devices: supported_devices(&n) })
             }
             R::InjectNmi { node } => {
-                node_of(inner, node)?;
+                let n = node_of(inner, node)?;
+                if n.management_interface == "fake" {
+                    // As Ironic 39's fake management interface answers.
+                    return Err(Error::invalid(format!(
+                        "Driver {} does not support inject_nmi (disabled or not implemented).",
+                        n.driver
+                    )));
+                }
                 Ok(ConductorReply::Done)
             }
             R::GetConsoleInformation { node } => {
@@ -333,18 +390,20 @@ impl MemBackend {
             R::ValidateDriverInterfaces { node } => {
                 node_of(inner, node)?;
                 let mut interfaces = BTreeMap::new();
-                for k in InterfaceKind::ALL {
+                // Ironic validates every interface but vendor.
+                for k in InterfaceKind::ALL.into_iter().filter(|k| *k != InterfaceKind::Vendor) {
                     interfaces.insert(k.as_str().to_string(), InterfaceValidation { result: Some(true), reason: None });
                 }
                 Ok(ConductorReply::Validation { interfaces })
             }
             R::VendorPassthru { node, method, http_method, info } => {
                 node_of(inner, node)?;
-                vendor_call(&method, &http_method, info)
+                vendor_call(&vendor_methods(), &method, &http_method, info)
             }
             R::DriverVendorPassthru { driver, method, http_method, info } => {
                 known_driver(&inner.state, &driver)?;
-                vendor_call(&method, &http_method, info)
+                // Ironic 39's fake hardware type has no driver-level vendor methods.
+                vendor_call(&serde_json::Map::new(), &method, &http_method, info)
             }
             R::GetNodeVendorPassthruMethods { node } => {
                 node_of(inner, node)?;
@@ -352,7 +411,7 @@ impl MemBackend {
             }
             R::GetDriverVendorPassthruMethods { driver } => {
                 known_driver(&inner.state, &driver)?;
-                Ok(ConductorReply::VendorMethods { methods: vendor_methods() })
+                Ok(ConductorReply::VendorMethods { methods: serde_json::Map::new() })
             }
             R::VifAttach { node, vif_info } => {
                 node_of(inner, node)?;
@@ -382,6 +441,12 @@ impl MemBackend {
             R::GetDriverProperties { driver } => {
                 known_driver(&inner.state, &driver)?;
                 let mut properties = BTreeMap::new();
+                if driver == "fake-hardware" {
+                    // What Ironic 39's fake interfaces declare.
+                    properties.insert("B1".to_string(), "B1 description. Required.".to_string());
+                    properties.insert("B2".to_string(), "B2 description. Required.".to_string());
+                    return Ok(ConductorReply::Properties { properties });
+                }
                 properties.insert("deploy_kernel".to_string(), "UUID (from Glance) of the deployment kernel. Required.".to_string());
                 properties.insert("deploy_ramdisk".to_string(), "UUID (from Glance) of the ramdisk. Required.".to_string());
                 if driver == "ipmi" {
@@ -392,10 +457,7 @@ impl MemBackend {
             }
             R::GetRaidLogicalDiskProperties { driver } => {
                 known_driver(&inner.state, &driver)?;
-                let mut properties = BTreeMap::new();
-                properties.insert("raid_level".to_string(), "RAID level for the logical disk. Required.".to_string());
-                properties.insert("size_gb".to_string(), "Size in GiB (Integer) for the logical disk. Required.".to_string());
-                Ok(ConductorReply::Properties { properties })
+                Ok(ConductorReply::Properties { properties: raid_properties() })
             }
             R::Heartbeat { node, callback_url, .. } => {
                 let mut n = node_of(inner, node)?;
@@ -431,12 +493,9 @@ impl MemBackend {
         if transition(n.provision_state, verb.event()).is_none() {
             return Err(Error::InvalidStateRequested { action: verb.as_str().into(), node: n.uuid.to_string(), state: n.provision_state.to_string() });
         }
+        // Like Ironic's fake interfaces: deploy and tear-down leave the power state alone.
         match verb {
-            ProvisionVerb::Active | ProvisionVerb::Rebuild => n.power_state = Some(PowerState::On),
-            ProvisionVerb::Deleted => {
-                n.power_state = Some(PowerState::Off);
-                n.instance_info.clear();
-            }
+            ProvisionVerb::Deleted => n.instance_info.clear(),
             ProvisionVerb::Manage if n.power_state.is_none() => n.power_state = Some(PowerState::Off),
             ProvisionVerb::Inspect => {
                 n.inspection_started_at = Some(now);
@@ -463,6 +522,25 @@ fn check_lock(st: &State, n: &Node) -> Result<(), Error> {
     }
 }
 
+/// Ironic's RAID logical disk properties (ironic/common/raid.py, as 39.0 describes them).
+fn raid_properties() -> BTreeMap<String, String> {
+    [
+        ("raid_level", "RAID level for the logical disk. Valid values are 'JBOD', '0', '1', '2', '5', '6', '1+0', '5+0' and '6+0'. Required."),
+        ("size_gb", "Size in GiB (Integer) for the logical disk. Use 'MAX' as size_gb if this logical disk is supposed to use the rest of the space available. Required."),
+        ("volume_name", "Name of the volume to be created. If this is not specified, it will be auto-generated. Optional."),
+        ("is_root_volume", "Specifies whether this disk is a root volume. By default, this is False. Optional."),
+        ("share_physical_disks", "Specifies whether other logical disks can share physical disks with this logical disk. By default, this is False. Optional."),
+        ("disk_type", "The type of disk preferred. Valid values are 'hdd' and 'ssd'. If this is not specified, disk type will not be a selection criterion for choosing backing physical disks. Optional."),
+        ("interface_type", "The interface type of disk. Valid values are 'sata', 'scsi' and 'sas'. If this is not specified, interface type will not be a selection criterion for choosing backing physical disks. Optional."),
+        ("number_of_physical_disks", "Number of physical disks to use for this logical disk. By default, the driver uses the minimum number of disks required for that RAID level. Optional."),
+        ("controller", "Controller to use for this logical disk. If not specified, the driver will choose a suitable RAID controller on the bare metal node. Optional."),
+        ("physical_disks", "The physical disks to use for this logical disk. If not specified, the driver will choose suitable physical disks to use. Optional."),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 fn known_driver(st: &State, d: &str) -> Result<(), Error> {
     if st.conductors.values().any(|c| c.online && c.supports(d)) {
         Ok(())
@@ -471,24 +549,28 @@ fn known_driver(st: &State, d: &str) -> Result<(), Error> {
     }
 }
 
-fn supported_devices() -> Vec<String> {
-    ["pxe", "disk", "cdrom", "bios", "safe"].iter().map(|s| s.to_string()).collect()
+/// Ironic's fake management interface supports PXE only; ipmitool the usual set.
+fn supported_devices(n: &Node) -> Vec<String> {
+    let list: &[&str] = if n.management_interface == "fake" { &["pxe"] } else { &["pxe", "disk", "cdrom", "bios", "safe"] };
+    list.iter().map(|s| s.to_string()).collect()
 }
 
+/// The node vendor methods of Ironic 39's fake vendor interface.
 fn vendor_methods() -> serde_json::Map<String, Value> {
     json!({
-        "first_method": {"http_methods": ["POST"], "async": true, "description": "Test if the value of bar is baz", "attach": false, "require_exclusive_lock": true},
-        "second_method": {"http_methods": ["POST", "GET"], "async": false, "description": "Test if the value of bar is kazoo", "attach": false, "require_exclusive_lock": false}
+        "fourth_method_shared_lock": {"http_methods": ["POST"], "async": true, "description": "Test if the value of bar is woof", "attach": false, "require_exclusive_lock": false},
+        "log_passthrough": {"http_methods": ["POST"], "async": true, "description": "Test pass-through to wait.", "attach": false, "require_exclusive_lock": true},
+        "second_method": {"http_methods": ["POST"], "async": true, "description": "Test if the value of bar is kazoo", "attach": false, "require_exclusive_lock": true},
+        "third_method_sync": {"http_methods": ["POST"], "async": false, "description": "Test if the value of bar is meow", "attach": false, "require_exclusive_lock": true}
     })
     .as_object()
     .cloned()
     .unwrap_or_default()
 }
 
-fn vendor_call(method: &str, http_method: &str, info: Value) -> Result<ConductorReply, Error> {
-    let methods = vendor_methods();
+fn vendor_call(methods: &serde_json::Map<String, Value>, method: &str, http_method: &str, info: Value) -> Result<ConductorReply, Error> {
     let Some(m) = methods.get(method) else {
-        return Err(Error::invalid(format!("Unsupported method ({method}) passed through to vendor extension.")));
+        return Err(Error::invalid(format!("No handler for method {method}")));
     };
     let allowed = m["http_methods"].as_array().map(|a| a.iter().any(|x| x == http_method)).unwrap_or(false);
     if !allowed {
