@@ -643,7 +643,7 @@ async fn boot_device_nmi_traits_vifs_passthru() {
     assert_eq!(api.put("/v1/nodes/b2/management/inject_nmi", "latest", json!({})).await.status, 204);
     assert_eq!(api.put("/v1/nodes/b1/management/inject_nmi", "1.28", json!({})).await.status, 404);
     // traits
-    assert_eq!(api.get("/v1/nodes/b1/traits", "1.36").await.status, 404);
+    assert_eq!(api.get("/v1/nodes/b1/traits", "1.36").await.status, 406);
     assert_eq!(api.put("/v1/nodes/b1/traits", "latest", json!({"traits": ["CUSTOM_B", "CUSTOM_A"]})).await.status, 204);
     assert_eq!(api.get("/v1/nodes/b1/traits", "latest").await.json(), json!({"traits": ["CUSTOM_A", "CUSTOM_B"]}));
     let r = api.send("PUT", "/v1/nodes/b1/traits/CUSTOM_C", &[("x-openstack-ironic-api-version", "latest")], None).await;
@@ -723,7 +723,7 @@ async fn ports_and_portgroups() {
         (json!({"address": "52:54:00:12:34:57", "node_uuid": "pn"}), 400, "Expected UUID for node_uuid: pn"),
         (json!({"address": "52:54:00:12:34:57", "node_uuid": "00000000-0000-0000-0000-000000000009"}), 400, "could not be found"),
         (json!({"address": "52:54:00:12:34:57", "node_uuid": other, "portgroup_uuid": pgu}), 400, "belonging to a different node"),
-        (json!({"address": "52:54:00:12:34:57", "node_uuid": u, "is_smartnic": true}), 400, "Smart NIC port must have port_id and hostname"),
+        (json!({"address": "52:54:00:12:34:57", "node_uuid": u, "is_smartnic": true, "local_link_connection": {"port_id": "p", "switch_id": "00:11:22:33:44:55"}}), 400, "Smart NIC port must have port_id and hostname"),
         (json!({"address": "52:54:00:12:34:57", "node_uuid": u, "local_link_connection": {"bogus": "x"}}), 400, "local_link_connection"),
         (json!({"address": "52:54:00:12:34:57", "node_uuid": u, "physical_network": ""}), 400, "non-empty value"),
         (json!({"address": "52:54:00:12:34:57", "node_uuid": u, "color": "red"}), 400, "('color' was unexpected)"),

@@ -163,6 +163,15 @@ pub(crate) fn expect_object(
     }
 }
 
+/// The body of an action whose members are keyword arguments: anything but an object gives none
+/// (so a missing argument is reported, as Ironic does).
+pub(crate) fn kwargs_body(body: Option<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    match body {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// `args.string` on a body member.
 pub(crate) fn body_string(name: &str, v: &serde_json::Value) -> ApiResult<Option<String>> {
     match v {

@@ -181,7 +181,11 @@ pub(crate) fn validate_schema(mut m: Map<String, Value>, what: &str, patch: bool
                 return Err(err(format!("{} is too long", pyjson::repr(v))));
             }
             if prop.min_len.map(|l| n < l).unwrap_or(false) {
-                return Err(err(format!("{} is too short", pyjson::repr(v))));
+                return Err(err(if n == 0 {
+                    format!("{} should be non-empty", pyjson::repr(v))
+                } else {
+                    format!("{} is too short", pyjson::repr(v))
+                }));
             }
         }
     }
@@ -282,9 +286,9 @@ fn conductor_group(v: Option<&Value>) -> ApiResult<String> {
 fn parent_node(st: &State, v: Option<&Value>, self_uuid: Uuid, ver: Version) -> ApiResult<Option<String>> {
     let Some(ident) = opt_string(v) else { return Ok(None) };
     let bad = || {
-        ApiError::invalid(format!(
-            "Unable to apply the requested parent_node '{ident}'. Please verify the node exists and is accessible."
-        ))
+        ApiError::Model(Error::Invalid {
+            message: format!("Unable to apply the requested parent_node '{ident}'. Requested value was invalid."),
+        })
     };
     if !logical_name_chars(&ident) && Uuid::parse_str(&ident).is_err() {
         return Err(bad());

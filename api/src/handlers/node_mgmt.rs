@@ -45,7 +45,7 @@ pub(crate) async fn boot_device_set(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let b = expect_object(body::read_json(&headers, body, app.limits()).await?, "boot_device")?;
+    let b = super::kwargs_body(body::read_json(&headers, body, app.limits()).await?);
     allow_members(&b, &["boot_device", "persistent"])?;
     let device = body_string("boot_device", required(&b, "boot_device")?)?
         .ok_or_else(|| ApiError::Model(Error::missing("Missing mandatory parameter: boot_device")))?;
@@ -66,6 +66,15 @@ pub(crate) async fn inject_nmi(State(app): State<App>, ctx: Ctx, Path(ident): Pa
 
 // ---- traits ----
 
+/// Below 1.37 Ironic routes `/traits` to the node itself and refuses it with 406.
+fn traits_version(ctx: &Ctx) -> ApiResult<()> {
+    if ctx.ver.at_least(37) {
+        Ok(())
+    } else {
+        Err(ApiError::not_acceptable())
+    }
+}
+
 /// Ironic's limit on traits per node.
 const MAX_TRAITS: usize = 50;
 
@@ -82,7 +91,7 @@ fn check_trait(what: &str, t: &Value) -> ApiResult<String> {
 }
 
 pub(crate) async fn traits_list(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>) -> ApiResult<Response> {
-    require_version(ctx.ver, 37)?;
+    traits_version(&ctx)?;
     let n = get_node(&app, &ctx, &ident).await?;
     Ok(json(200, &json!({"traits": n.traits})))
 }
@@ -124,7 +133,7 @@ pub(crate) async fn traits_set(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_version(ctx.ver, 37)?;
+    traits_version(&ctx)?;
     let b = expect_object(body::read_json(&headers, body, app.limits()).await?, "body")?;
     let extra: Vec<&String> = b.keys().filter(|k| k.as_str() != "traits").collect();
     if let Some(k) = extra.first() {
@@ -152,7 +161,7 @@ pub(crate) async fn trait_add(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_version(ctx.ver, 37)?;
+    traits_version(&ctx)?;
     let t = check_trait("trait", &Value::String(t))?;
     let raw = body::read_json(&headers, body, app.limits()).await?;
     if raw.map(|v| v != Value::Null && v != json!({})).unwrap_or(false) {
@@ -173,7 +182,7 @@ pub(crate) async fn trait_add(
 }
 
 pub(crate) async fn traits_delete_all(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>) -> ApiResult<Response> {
-    require_version(ctx.ver, 37)?;
+    traits_version(&ctx)?;
     get_node(&app, &ctx, &ident).await?;
     set_traits(&app, &ctx, &ident, |_| Ok(Vec::new())).await?;
     Ok(no_content())
@@ -184,7 +193,7 @@ pub(crate) async fn trait_delete(
     ctx: Ctx,
     Path((ident, t)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    require_version(ctx.ver, 37)?;
+    traits_version(&ctx)?;
     let n = get_node(&app, &ctx, &ident).await?;
     let uuid = n.uuid;
     set_traits(&app, &ctx, &ident, |cur| {
@@ -292,7 +301,11 @@ pub(crate) fn vendor_answer(reply: ConductorReply) -> ApiResult<Response> {
 pub(crate) async fn passthru_args(app: &App, q: Option<String>, headers: &HeaderMap, body: Body) -> ApiResult<(String, Value)> {
     let q = crate::params::Query::parse(q.as_deref());
     q.allow(&["method"])?;
-    let method = q.string("method").filter(|m| !m.is_empty()).ok_or_else(|| ApiError::bad_request("Method not specified"))?;
+    let method = match q.string("method") {
+        None => return Err(ApiError::Model(Error::missing("Missing mandatory parameter: method"))),
+        Some(m) if m.is_empty() => return Err(ApiError::bad_request("Method not specified")),
+        Some(m) => m,
+    };
     let data = body::read_json(headers, body, app.limits()).await?.unwrap_or_else(|| json!({}));
     Ok((method, data))
 }

@@ -4,7 +4,7 @@
 //! call; asynchronous actions answer 202 with a `Location`.
 
 use super::nodes::get_node;
-use super::{accepted, allow_members, body_string, expect_object, json, no_content, required};
+use super::{accepted, allow_members, body_string, json, no_content, required};
 use crate::app::{App, Ctx};
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -29,8 +29,8 @@ pub(crate) async fn get(State(app): State<App>, ctx: Ctx, Path(ident): Path<Stri
     Ok(json(200, &render::node_states(&n, ctx.ver)))
 }
 
-async fn object_body(app: &App, headers: &HeaderMap, body: Body, what: &str) -> ApiResult<Map<String, Value>> {
-    expect_object(body::read_json(headers, body, app.limits()).await?, what)
+async fn object_body(app: &App, headers: &HeaderMap, body: Body, _what: &str) -> ApiResult<Map<String, Value>> {
+    Ok(super::kwargs_body(body::read_json(headers, body, app.limits()).await?))
 }
 
 /// `args.integer` on a body member (Python's `int()`).
@@ -266,7 +266,7 @@ pub(crate) async fn provision(
     body: Body,
 ) -> ApiResult<Response> {
     let ver = ctx.ver;
-    let b = expect_object(body::read_json(&headers, body, app.provision_limits()).await?, "provision")?;
+    let b = super::kwargs_body(body::read_json(&headers, body, app.provision_limits()).await?);
     allow_members(
         &b,
         &["target", "configdrive", "clean_steps", "deploy_steps", "rescue_password", "disable_ramdisk", "service_steps", "runbook"],

@@ -670,7 +670,7 @@ pub(crate) async fn maintenance_set(
 ) -> ApiResult<Response> {
     let q = Query::parse(q.as_deref());
     q.allow(&["reason"])?;
-    let b = super::expect_object(body::read_json(&headers, body, app.limits()).await?, "maintenance")?;
+    let b = super::kwargs_body(body::read_json(&headers, body, app.limits()).await?);
     super::allow_members(&b, &["reason"])?;
     let reason = match b.get("reason") {
         Some(v) => super::body_string("reason", v)?,

@@ -372,8 +372,16 @@ fn local_link(v: Option<&Value>) -> ApiResult<ferric_model::Dict> {
         ))
     };
     const KEYS: [&str; 7] = ["port_id", "switch_id", "hostname", "switch_info", "network_type", "vtep-logical-switch", "vtep-physical-switch"];
-    if m.keys().any(|k| !KEYS.contains(&k.as_str())) {
-        return Err(bad());
+    let mut unknown: Vec<&String> = m.keys().filter(|k| !KEYS.contains(&k.as_str())).collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        let names: Vec<String> = unknown.iter().map(|k| pyjson::repr_str(k)).collect();
+        let verb = if names.len() == 1 { "was" } else { "were" };
+        return Err(ApiError::invalid(format!(
+            "Schema error for local_link_connection: {} is not valid under any of the given schemas. Possible root cause: Additional properties are not allowed ({} {verb} unexpected)",
+            pyjson::repr(&Value::Object(m.clone())),
+            names.join(", ")
+        )));
     }
     for (k, v) in &m {
         if !v.is_string() {
@@ -428,7 +436,10 @@ fn apply_port_doc(st: &St, base: &mut Port, m: &Map<String, Value>, ctx: &Ctx, c
     }
     let target = ident.or(node_uuid_s).unwrap_or_default();
     let node = find_node(st, &target, ctx.ver).map_err(|e| match e {
-        ApiError::Model(Error::NodeNotFound { node }) => ApiError::status(400, Error::NodeNotFound { node }.to_string()),
+        ApiError::Model(Error::NodeNotFound { node }) if create => ApiError::status(400, Error::NodeNotFound { node }.to_string()),
+        ApiError::Model(Error::NodeNotFound { .. }) => ApiError::Model(Error::Invalid {
+            message: format!("Unable to apply the requested node_uuid '{target}'. Requested value was invalid."),
+        }),
         other => other,
     })?;
     if !create && node.uuid != base.node_uuid && node.provision_state == ProvisionState::Inspecting && ctx.ver.at_least(39) {
@@ -475,7 +486,8 @@ fn apply_port_doc(st: &St, base: &mut Port, m: &Map<String, Value>, ctx: &Ctx, c
             Some(u)
         }
     };
-    if base.is_smartnic {
+    // As Ironic, a Smart NIC port's link is checked only when one is given.
+    if base.is_smartnic && m.get("local_link_connection").map(|v| !v.is_null()).unwrap_or(false) {
         let l = &base.local_link_connection;
         if !(l.contains_key("port_id") && l.contains_key("hostname")) {
             return Err(ApiError::Model(Error::Invalid {
@@ -500,6 +512,7 @@ pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap,
             return Err(ApiError::invalid(format!("Expected valid MAC address for address: {a}")));
         }
     }
+    local_link(m.get("local_link_connection"))?;
     check_port_fields(m.keys().map(String::as_str), &ctx)?;
     let uuid = match opt_s(&m, "uuid") {
         Some(s) => uuid_arg("uuid", &s)?,

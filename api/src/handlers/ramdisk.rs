@@ -1,7 +1,7 @@
 //! The deploy ramdisk's endpoints (public, no credentials): `GET /v1/lookup` and
 //! `POST /v1/heartbeat/{node}` (1.22), with Ironic's agent-token rules.
 
-use super::{allow_members, body_string, expect_object, find_node, json, require_version};
+use super::{allow_members, body_string, find_node, json};
 use crate::app::{App, Ctx};
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -102,8 +102,7 @@ pub(crate) async fn heartbeat(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_version(ctx.ver, 22)?;
-    let b = expect_object(body::read_json(&headers, body, app.limits()).await?, "heartbeat")?;
+    let b = super::kwargs_body(body::read_json(&headers, body, app.limits()).await?);
     allow_members(
         &b,
         &["callback_url", "agent_version", "agent_token", "agent_verify_ca", "agent_status", "agent_status_message"],
@@ -116,6 +115,9 @@ pub(crate) async fn heartbeat(
     let agent_verify_ca = get("agent_verify_ca")?;
     let agent_status = get("agent_status")?;
     let agent_status_message = get("agent_status_message")?;
+    if !ctx.ver.at_least(22) {
+        return Err(lookup_not_found());
+    }
     if agent_version.as_deref().map(|s| !s.is_empty()).unwrap_or(false) && !ctx.ver.at_least(36) {
         return Err(ApiError::invalid("Field \"agent_version\" not recognised"));
     }
