@@ -678,6 +678,8 @@ async fn boot_device_nmi_traits_vifs_passthru() {
     assert_eq!(r.json()["method"], "third_method_sync");
     assert_eq!(api.get("/v1/nodes/b1/vendor_passthru?method=third_method_sync", "latest").await.status, 400);
     let r = api.post("/v1/nodes/b1/vendor_passthru", "latest", json!({})).await;
+    assert_eq!((r.status, r.faultstring()), (400, "Missing mandatory parameter: method".to_string()));
+    let r = api.post("/v1/nodes/b1/vendor_passthru?method=", "latest", json!({})).await;
     assert_eq!((r.status, r.faultstring()), (400, "Method not specified".to_string()));
     let r = api.post("/v1/nodes/b1/vendor_passthru?method=first_method", "latest", json!({})).await;
     assert_eq!((r.status, r.faultstring()), (400, "No handler for method first_method".to_string()));
