@@ -405,8 +405,9 @@ impl Conductor {
                 task.ensure_current().await?;
                 let ctx = task.context();
                 ifaces.management.validate(&ctx)?;
-                let ps = self.bounded(ifaces.power.get_power_state(&ctx)).await?;
-                task.node.power_state = Some(ps);
+                // Ironic stores whatever the driver answered (fake power may not know yet).
+                let ps = self.bounded(ifaces.power.get_power_state_if_known(&ctx)).await?;
+                task.node.power_state = ps;
                 Ok(Finish::Event(ProvisionEvent::Done))
             }
             Job::AutoClean => {

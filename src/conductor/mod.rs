@@ -285,6 +285,8 @@ impl Conductor {
         }
         self.cancel.cancel();
         self.release_own_reservations("conductor shutdown").await;
+        // Close cached BMC sessions (IPMI Close Session).
+        self.drivers.shutdown().await;
         let now = self.clock.now();
         let _ = self
             .cluster

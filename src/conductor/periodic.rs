@@ -427,8 +427,12 @@ impl Conductor {
         if !ifaces.power.supports_power_sync(&ctx) || ifaces.power.validate(&ctx).is_err() {
             return;
         }
-        match self.bounded(ifaces.power.get_power_state(&ctx)).await {
-            Ok(actual) => {
+        match self.bounded(ifaces.power.get_power_state_if_known(&ctx)).await {
+            // The driver cannot tell (a never-powered fake node): nothing to sync.
+            Ok(None) => {
+                self.power_sync_failures.lock().expect("sync lock").remove(&n.uuid);
+            }
+            Ok(Some(actual)) => {
                 self.power_sync_failures.lock().expect("sync lock").remove(&n.uuid);
                 let recorded = n.power_state;
                 if recorded == Some(actual) {
