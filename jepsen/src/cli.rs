@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "ferric-jepsen", version, about = "Jepsen-style fault injection against real `ferric serve` processes")]
+#[command(
+    name = "ferric-jepsen",
+    version,
+    about = "Jepsen-style fault injection against real `ferric serve` processes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -109,9 +113,7 @@ pub enum Command {
     /// Start a cluster, run workloads under faults, check, report.
     Test(Box<TestArgs>),
     /// Re-check a run dir and rewrite its report.
-    Check {
-        run_dir: PathBuf,
-    },
+    Check { run_dir: PathBuf },
     /// Write the report of a synthetic run (no server), to look at the report format.
     Demo {
         out: PathBuf,

@@ -10,7 +10,9 @@ pub struct RunClock {
 
 impl RunClock {
     pub fn start() -> RunClock {
-        RunClock { start: Instant::now() }
+        RunClock {
+            start: Instant::now(),
+        }
     }
 
     /// Monotonic ns since the run started.
@@ -20,6 +22,8 @@ impl RunClock {
 
     /// Wall clock, ns since the Unix epoch (0 if the clock is before 1970).
     pub fn wall_ns(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 }

@@ -25,9 +25,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check { run_dir } => check_dir(&run_dir),
-        Command::Demo { out, seed, bugs, secs } => (|| {
+        Command::Demo {
+            out,
+            seed,
+            bugs,
+            secs,
+        } => (|| {
             std::fs::create_dir_all(&out)?;
-            let bugs = if bugs { Bugs { stale_read: true, stale_bmc_command: true } } else { Bugs::default() };
+            let bugs = if bugs {
+                Bugs {
+                    stale_read: true,
+                    stale_bmc_command: true,
+                }
+            } else {
+                Bugs::default()
+            };
             let run = synthetic_run(seed, 6, secs, bugs);
             ferric_jepsen::run::save_run_data(&out, &run)?;
             let meta = RunMeta {
@@ -45,7 +57,10 @@ fn main() -> ExitCode {
             check_dir(&out)
         })(),
         Command::Test(args) => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             rt.block_on(ferric_jepsen::run::run_test(*args))
         }
     };

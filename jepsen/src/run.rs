@@ -12,7 +12,9 @@ use crate::cluster::{ferric_binary, test_config_toml, Cluster, UnsafeSwitches};
 use crate::history::{JsonlWriter, Process, Recorder};
 use crate::nemesis::faketime::FakeClock;
 use crate::nemesis::netns::{listener_in, NetnsNet};
-use crate::nemesis::{schedule, FaultClass, Nemesis, Net, Proxy, ProxyRoute, ScheduleConfig, Shape};
+use crate::nemesis::{
+    schedule, FaultClass, Nemesis, Net, Proxy, ProxyRoute, ScheduleConfig, Shape,
+};
 use crate::report::{write_report, RunMeta};
 use crate::workload::{final_reads, run_workers, setup_fixtures, Ctx, WorkerPlan};
 use anyhow::{Context, Result};
@@ -40,7 +42,10 @@ pub fn save_run_data(dir: &Path, run: &RunData) -> Result<()> {
     for e in &run.cluster {
         c.append(e)?;
     }
-    std::fs::write(dir.join("params.json"), serde_json::to_string_pretty(&run.params)?)?;
+    std::fs::write(
+        dir.join("params.json"),
+        serde_json::to_string_pretty(&run.params)?,
+    )?;
     Ok(())
 }
 
@@ -48,32 +53,77 @@ pub fn save_run_data(dir: &Path, run: &RunData) -> Result<()> {
 pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleConfig {
     let (classes, required, shapes, interval, hold) = match args.profile {
         Profile::Ci => (
-            vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member],
-            vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member],
+            vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+            ],
+            vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+            ],
             vec![Shape::Halves, Shape::IsolateOne, Shape::OneWay],
             5_000,
             (2_000, 10_000),
         ),
         Profile::Soak => (
-            vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member, FaultClass::Loss, FaultClass::Delay],
-            vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member],
+            vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+                FaultClass::Loss,
+                FaultClass::Delay,
+            ],
+            vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+            ],
             Shape::ALL.to_vec(),
             10_000,
             (2_000, 15_000),
         ),
     };
-    let classes = if args.nemesis.is_empty() { classes } else { args.nemesis.clone() };
+    let classes = if args.nemesis.is_empty() {
+        classes
+    } else {
+        args.nemesis.clone()
+    };
     ScheduleConfig {
         members,
         duration_ms: secs * 1000,
         interval_ms: interval,
         hold_min_ms: hold.0,
         hold_max_ms: hold.1,
-        required: required.into_iter().filter(|c| classes.contains(c)).collect(),
+        required: required
+            .into_iter()
+            .filter(|c| classes.contains(c))
+            .collect(),
         classes,
-        max_clock: if args.profile == Profile::Ci { 1 } else { usize::MAX },
-        max_member: if args.profile == Profile::Ci { 1 } else { usize::MAX },
-        shapes: if args.shapes.is_empty() { shapes } else { args.shapes.clone() },
+        max_clock: if args.profile == Profile::Ci {
+            1
+        } else {
+            usize::MAX
+        },
+        max_member: if args.profile == Profile::Ci {
+            1
+        } else {
+            usize::MAX
+        },
+        shapes: if args.shapes.is_empty() {
+            shapes
+        } else {
+            args.shapes.clone()
+        },
     }
 }
 
@@ -84,18 +134,33 @@ fn random_seed() -> u64 {
 
 pub async fn run_test(args: TestArgs) -> Result<bool> {
     let seed = args.seed.unwrap_or_else(random_seed);
-    let members = args.members.unwrap_or(if args.profile == Profile::Ci { 3 } else { 5 });
-    let net_mode = args.net.unwrap_or(if args.profile == Profile::Ci { NetMode::Proxy } else { NetMode::Netns });
-    let secs = args.time_limit.unwrap_or(if args.profile == Profile::Ci { 180 } else { 3600 });
+    let members = args
+        .members
+        .unwrap_or(if args.profile == Profile::Ci { 3 } else { 5 });
+    let net_mode = args.net.unwrap_or(if args.profile == Profile::Ci {
+        NetMode::Proxy
+    } else {
+        NetMode::Netns
+    });
+    let secs = args.time_limit.unwrap_or(if args.profile == Profile::Ci {
+        180
+    } else {
+        3600
+    });
     println!("ferric-jepsen: seed {seed}");
     let started = RunMeta::now_utc();
-    let dir: PathBuf = args.out.clone().unwrap_or_else(|| PathBuf::from("jepsen-runs").join(format!("{}-{seed}", started.replace(':', ""))));
+    let dir: PathBuf = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("jepsen-runs").join(format!("{}-{seed}", started.replace(':', "")))
+    });
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     println!("ferric-jepsen: run dir {}", dir.display());
     let bin = ferric_binary(args.ferric_bin.as_deref())?;
     let cfg = schedule_config(&args, members, secs);
     let steps = schedule(seed, &cfg);
-    std::fs::write(dir.join("schedule.json"), serde_json::to_string_pretty(&steps)?)?;
+    std::fs::write(
+        dir.join("schedule.json"),
+        serde_json::to_string_pretty(&steps)?,
+    )?;
     let mut meta = RunMeta {
         seed,
         commit: RunMeta::current_commit(),
@@ -108,8 +173,15 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
         duration_s: 0.0,
     };
     let all_names: Vec<String> = (1..=members).map(|i| format!("m{i}")).collect();
-    let params = CheckParams { takeover_bound_ms: args.takeover_bound_ms, expected_members: Some(all_names.clone()), ..CheckParams::default() };
-    std::fs::write(dir.join("params.json"), serde_json::to_string_pretty(&params)?)?;
+    let params = CheckParams {
+        takeover_bound_ms: args.takeover_bound_ms,
+        expected_members: Some(all_names.clone()),
+        ..CheckParams::default()
+    };
+    std::fs::write(
+        dir.join("params.json"),
+        serde_json::to_string_pretty(&params)?,
+    )?;
     std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
 
     let clock = RunClock::start();
@@ -119,7 +191,14 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     let (net, mut specs, connector, bmc_listener) = match net_mode {
         NetMode::Proxy => {
             let specs = proxy_plan(members, args.base_port, &dir);
-            let routes = specs.iter().map(|s| ProxyRoute { member: s.index, listen: s.advertised_peer, upstream: s.peer }).collect();
+            let routes = specs
+                .iter()
+                .map(|s| ProxyRoute {
+                    member: s.index,
+                    listen: s.advertised_peer,
+                    upstream: s.peer,
+                })
+                .collect();
             let sources: HashMap<_, _> = specs.iter().map(|s| (s.source_ip(), s.index)).collect();
             let proxy = Proxy::start(routes, sources, seed).await?;
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -129,11 +208,25 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
             let net = NetnsNet::create(&format!("fj{}-", std::process::id()), members)?;
             let specs = netns_plan(&net, &dir);
             let harness = NetnsNet::ns_path(&net.harness_ns());
-            let l = listener_in(&harness, std::net::SocketAddr::from((NetnsNet::harness_ip(), 8000)))?;
-            (Net::Netns(net), specs, Connector::Netns(harness), tokio::net::TcpListener::from_std(l)?)
+            let l = listener_in(
+                &harness,
+                std::net::SocketAddr::from((NetnsNet::harness_ip(), 8000)),
+            )?;
+            (
+                Net::Netns(net),
+                specs,
+                Connector::Netns(harness),
+                tokio::net::TcpListener::from_std(l)?,
+            )
         }
     };
-    let bmc = FakeBmc::start(bmc_listener, args.bmc, clock, Duration::ZERO, Some(&dir.join("bmc.jsonl")))?;
+    let bmc = FakeBmc::start(
+        bmc_listener,
+        args.bmc,
+        clock,
+        Duration::ZERO,
+        Some(&dir.join("bmc.jsonl")),
+    )?;
     if cfg.classes.contains(&FaultClass::Clock) && FakeClock::available() {
         std::fs::create_dir_all(dir.join("clock"))?;
         for s in specs.iter_mut() {
@@ -142,8 +235,15 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
             s.faketime_file = Some(f);
         }
     }
-    let api = ApiClient::new(HttpClient { connector, ..HttpClient::default() });
-    let ctx = Ctx { api: api.clone(), recorder: recorder.clone(), members: specs.iter().map(|s| (s.name.clone(), s.api)).collect() };
+    let api = ApiClient::new(HttpClient {
+        connector,
+        ..HttpClient::default()
+    });
+    let ctx = Ctx {
+        api: api.clone(),
+        recorder: recorder.clone(),
+        members: specs.iter().map(|s| (s.name.clone(), s.api)).collect(),
+    };
     let join = specs[0].advertised_peer;
     let switches = UnsafeSwitches {
         no_fsync: args.unsafe_switches.contains(&UnsafeSwitch::NoFsync),
@@ -151,14 +251,34 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
         skip_lock_check: args.unsafe_switches.contains(&UnsafeSwitch::SkipLockCheck),
     };
     let config = dir.join("ferric.toml");
-    std::fs::write(&config, test_config_toml(&switches, net_mode == NetMode::Netns))?;
+    std::fs::write(
+        &config,
+        test_config_toml(&switches, net_mode == NetMode::Netns),
+    )?;
     let mut serve_args = vec!["--config".to_string(), config.display().to_string()];
     serve_args.extend(args.serve_args.iter().cloned());
     let mut cluster = Cluster::new(specs, bin, serve_args, clock, &dir.join("cluster.jsonl"))?;
 
-    let outcome = drive(&args, &mut cluster, &net, &api, &recorder, &ctx, bmc.addr(), join, &steps, seed, secs, &all_names).await;
+    let outcome = drive(
+        &args,
+        &mut cluster,
+        &net,
+        &api,
+        &recorder,
+        &ctx,
+        bmc.addr(),
+        join,
+        &steps,
+        seed,
+        secs,
+        &all_names,
+    )
+    .await;
     for name in cluster.reap_unexpected() {
-        recorder.nemesis("crash", serde_json::json!({"fault": "crash", "phase": "instant", "member": name}));
+        recorder.nemesis(
+            "crash",
+            serde_json::json!({"fault": "crash", "phase": "instant", "member": name}),
+        );
     }
     cluster.stop_all().await;
     if let Net::Proxy(p) = &net {
@@ -176,7 +296,10 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
     if let Err(e) = &outcome {
         eprintln!("ferric-jepsen: run aborted: {e:#}");
-        recorder.nemesis("aborted", serde_json::json!({"fault": "aborted", "phase": "instant", "error": format!("{e:#}")}));
+        recorder.nemesis(
+            "aborted",
+            serde_json::json!({"fault": "aborted", "phase": "instant", "error": format!("{e:#}")}),
+        );
     }
     if let Some(e) = recorder.write_error() {
         anyhow::bail!("history not written: {e}");
@@ -206,43 +329,91 @@ async fn drive(
 ) -> Result<()> {
     // Bootstrap the first member, then join the others through it.
     cluster.start(0, None)?;
-    cluster.wait_healthy(api, 0, &all_names[..1], HEALTHY_WITHIN).await.context("first member")?;
+    cluster
+        .wait_healthy(api, 0, &all_names[..1], HEALTHY_WITHIN)
+        .await
+        .context("first member")?;
     for i in 1..cluster.specs.len() {
         cluster.start(i, Some(join))?;
-        let listed = cluster.wait_healthy(api, 0, &all_names[..=i], Duration::from_secs(10)).await;
+        let listed = cluster
+            .wait_healthy(api, 0, &all_names[..=i], Duration::from_secs(10))
+            .await;
         if listed.is_err() {
             let s = cluster.specs[i].clone();
-            let _ = api.add_member(cluster.specs[0].api, &s.name, &s.advertised_peer.to_string(), &s.api.to_string()).await;
+            let _ = api
+                .add_member(
+                    cluster.specs[0].api,
+                    &s.name,
+                    &s.advertised_peer.to_string(),
+                    &s.api.to_string(),
+                )
+                .await;
         }
-        cluster.wait_healthy(api, 0, &all_names[..=i], HEALTHY_WITHIN).await.with_context(|| format!("join {}", all_names[i]))?;
+        cluster
+            .wait_healthy(api, 0, &all_names[..=i], HEALTHY_WITHIN)
+            .await
+            .with_context(|| format!("join {}", all_names[i]))?;
     }
     let wl = &args.workload;
     let fx = Arc::new(
-        setup_fixtures(ctx, FIXTURE_NODES * cluster.specs.len(), wl.contains(&WorkloadKind::Register), wl.contains(&WorkloadKind::Lock), wl.contains(&WorkloadKind::Provision), bmc)
-            .await
-            .context("fixtures")?,
+        setup_fixtures(
+            ctx,
+            FIXTURE_NODES * cluster.specs.len(),
+            wl.contains(&WorkloadKind::Register),
+            wl.contains(&WorkloadKind::Lock),
+            wl.contains(&WorkloadKind::Provision),
+            bmc,
+        )
+        .await
+        .context("fixtures")?,
     );
-    recorder.nemesis("setup-done", serde_json::json!({"fault": "setup", "phase": "instant"}));
+    recorder.nemesis(
+        "setup-done",
+        serde_json::json!({"fault": "setup", "phase": "instant"}),
+    );
 
     let start = Instant::now();
     let until = start + Duration::from_secs(secs);
-    let plan = WorkerPlan { concurrency: args.concurrency, rate: args.rate, workloads: wl.clone(), seed };
+    let plan = WorkerPlan {
+        concurrency: args.concurrency,
+        rate: args.rate,
+        workloads: wl.clone(),
+        seed,
+    };
     let workers = tokio::spawn(run_workers(ctx.clone(), fx.clone(), plan, until));
-    let mut nemesis = Nemesis { cluster, net, api, recorder, removed: BTreeSet::new(), join };
+    let mut nemesis = Nemesis {
+        cluster,
+        net,
+        api,
+        recorder,
+        removed: BTreeSet::new(),
+        join,
+    };
     nemesis.run(steps, start).await;
     let (reg, _) = workers.await.context("workers")?;
     nemesis.heal_all().await?;
-    let healthy = nemesis.cluster.wait_healthy(api, 0, all_names, HEALTHY_WITHIN).await;
+    let healthy = nemesis
+        .cluster
+        .wait_healthy(api, 0, all_names, HEALTHY_WITHIN)
+        .await;
     if let Err(e) = &healthy {
         recorder.nemesis("not-healthy", serde_json::json!({"fault": "unhealthy", "phase": "instant", "error": format!("{e:#}")}));
     }
-    let first_process = recorder.ops().iter().filter_map(|o| match o.process {
-        Process::Client(p) => Some(p + 1),
-        Process::Nemesis => None,
-    }).max().unwrap_or(0);
+    let first_process = recorder
+        .ops()
+        .iter()
+        .filter_map(|o| match o.process {
+            Process::Client(p) => Some(p + 1),
+            Process::Nemesis => None,
+        })
+        .max()
+        .unwrap_or(0);
     final_reads(ctx, &fx, &reg, wl, first_process).await;
     for name in nemesis.cluster.reap_unexpected() {
-        recorder.nemesis("crash", serde_json::json!({"fault": "crash", "phase": "instant", "member": name}));
+        recorder.nemesis(
+            "crash",
+            serde_json::json!({"fault": "crash", "phase": "instant", "member": name}),
+        );
     }
     Ok(())
 }
@@ -256,11 +427,16 @@ mod tests {
     #[test]
     fn ci_profile_schedule_fits_the_budget() {
         let cli = crate::cli::Cli::parse_from(["ferric-jepsen", "test", "--seed", "5"]);
-        let crate::cli::Command::Test(args) = cli.command else { panic!() };
+        let crate::cli::Command::Test(args) = cli.command else {
+            panic!()
+        };
         let cfg = schedule_config(&args, 3, 180);
         let steps = schedule(5, &cfg);
         assert!(steps.iter().all(|s| s.at_ms + s.hold_ms <= 180_000));
-        assert_eq!(cfg.shapes, vec![Shape::Halves, Shape::IsolateOne, Shape::OneWay]);
+        assert_eq!(
+            cfg.shapes,
+            vec![Shape::Halves, Shape::IsolateOne, Shape::OneWay]
+        );
         assert_eq!(args.bmc, BmcMode::Observe);
         assert_eq!(args.workload.len(), 4);
     }

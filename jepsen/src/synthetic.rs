@@ -31,14 +31,53 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
     let mut ops: Vec<Op> = Vec::new();
     // Fault windows: a partition, a kill, a pause.
     let faults = [
-        (end / 6, end / 6 + end / 8, "partition", "partition halves (m1→m3 m3→m1)", 1u64, None),
-        (end / 2, end / 2 + end / 10, "kill", "kill -9 m2", 2, Some("m2")),
-        (3 * end / 4, 3 * end / 4 + end / 12, "pause", "pause m3", 3, Some("m3")),
+        (
+            end / 6,
+            end / 6 + end / 8,
+            "partition",
+            "partition halves (m1→m3 m3→m1)",
+            1u64,
+            None,
+        ),
+        (
+            end / 2,
+            end / 2 + end / 10,
+            "kill",
+            "kill -9 m2",
+            2,
+            Some("m2"),
+        ),
+        (
+            3 * end / 4,
+            3 * end / 4 + end / 12,
+            "pause",
+            "pause m3",
+            3,
+            Some("m3"),
+        ),
     ];
     for (t0, t1, fault, label, id, member) in faults {
         let v = |phase: &str| json!({"fault": fault, "phase": phase, "id": id, "label": label, "member": member});
-        ops.push(Op::new(0, OpKind::Info, Process::Nemesis, if fault == "kill" { "kill" } else { fault }, t0).with_value(v("begin")));
-        ops.push(Op::new(0, OpKind::Info, Process::Nemesis, if fault == "kill" { "start" } else { fault }, t1).with_value(v("end")));
+        ops.push(
+            Op::new(
+                0,
+                OpKind::Info,
+                Process::Nemesis,
+                if fault == "kill" { "kill" } else { fault },
+                t0,
+            )
+            .with_value(v("begin")),
+        );
+        ops.push(
+            Op::new(
+                0,
+                OpKind::Info,
+                Process::Nemesis,
+                if fault == "kill" { "start" } else { fault },
+                t1,
+            )
+            .with_value(v("end")),
+        );
     }
     let in_fault = |t: u64| faults.iter().any(|(a, b, ..)| t >= *a && t <= *b);
     // The register store: linearization happens at a random point inside each op.
@@ -50,14 +89,22 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
     let mut free_at: Vec<u64> = (0..workers).map(|w| w * 7 * MS).collect();
     let mut process: Vec<u64> = (0..workers).collect();
     loop {
-        let (w, &t0) = free_at.iter().enumerate().min_by_key(|(_, t)| **t).expect("workers");
+        let (w, &t0) = free_at
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .expect("workers");
         if t0 >= end {
             break;
         }
         let key = keys[rng.gen_range(0..keys.len())];
         let member = members[(w + rng.gen_range(0..2)) % members.len()];
         let faulty = in_fault(t0);
-        let latency = if faulty { rng.gen_range(5..1500) * MS } else { rng.gen_range(1..40) * MS };
+        let latency = if faulty {
+            rng.gen_range(5..1500) * MS
+        } else {
+            rng.gen_range(1..40) * MS
+        };
         let timed_out = faulty && latency > 1000 * MS;
         let t1 = t0 + latency.min(1000 * MS);
         let p = Process::Client(process[w]);
@@ -68,7 +115,12 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
                     planted = true;
                     v = last_acked[key];
                 }
-                ("read", json!(null), json!(v), if timed_out { OpKind::Fail } else { OpKind::Ok })
+                (
+                    "read",
+                    json!(null),
+                    json!(v),
+                    if timed_out { OpKind::Fail } else { OpKind::Ok },
+                )
             }
             1 => {
                 let v = next_value;
@@ -81,7 +133,11 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
                 ("write", json!(v), json!(v), kind)
             }
             _ => {
-                let old = if rng.gen_bool(0.6) { value[key] } else { Some(next_value + 1000) };
+                let old = if rng.gen_bool(0.6) {
+                    value[key]
+                } else {
+                    Some(next_value + 1000)
+                };
                 let new = next_value;
                 next_value += 1;
                 let kind = if timed_out {
@@ -96,11 +152,23 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
                 ("cas", json!([old, new]), json!([old, new]), kind)
             }
         };
-        ops.push(Op::new(0, OpKind::Invoke, p, f, t0).with_key(key).with_value(inv).with_node(member));
-        let mut done = Op::new(0, kind, p, f, t1).with_key(key).with_value(if kind == OpKind::Ok { out } else { json!(null) }).with_node(member);
+        ops.push(
+            Op::new(0, OpKind::Invoke, p, f, t0)
+                .with_key(key)
+                .with_value(inv)
+                .with_node(member),
+        );
+        let mut done = Op::new(0, kind, p, f, t1)
+            .with_key(key)
+            .with_value(if kind == OpKind::Ok { out } else { json!(null) })
+            .with_node(member);
         done.latency_ns = Some(t1 - t0);
         if kind != OpKind::Ok {
-            done.error = Some(if timed_out { "ambiguous: timed out after 1s".into() } else { "HTTP 409: test failed".into() });
+            done.error = Some(if timed_out {
+                "ambiguous: timed out after 1s".into()
+            } else {
+                "HTTP 409: test failed".into()
+            });
         }
         ops.push(done);
         if kind == OpKind::Info {
@@ -118,7 +186,18 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
     let mut bmc = Vec::new();
     let mut gen = 10u64;
     let owners = [("s1", "m1"), ("s2", "m2"), ("s3", "m3")];
-    let mut owner_gen: BTreeMap<&str, (&str, u64)> = owners.iter().map(|(s, m)| (*s, (*m, { gen += 1; gen }))).collect();
+    let mut owner_gen: BTreeMap<&str, (&str, u64)> = owners
+        .iter()
+        .map(|(s, m)| {
+            (
+                *s,
+                (*m, {
+                    gen += 1;
+                    gen
+                }),
+            )
+        })
+        .collect();
     let mut t = 500 * MS;
     while t < end {
         for (s, _) in owners {
@@ -127,22 +206,50 @@ pub fn synthetic_run(seed: u64, workers: u64, secs: u64, bugs: Bugs) -> RunData 
                 gen += 7;
                 owner_gen.insert(s, ("m1", gen));
             }
-            let (m, g) = if m == "m2" && t > faults[1].0 { owner_gen[s] } else { (m, g) };
+            let (m, g) = if m == "m2" && t > faults[1].0 {
+                owner_gen[s]
+            } else {
+                (m, g)
+            };
             let i = bmc.len() as u64;
-            bmc.push(BmcEvent::command(i, t + rng.gen_range(0..300) * MS, s, m, g, true));
+            bmc.push(BmcEvent::command(
+                i,
+                t + rng.gen_range(0..300) * MS,
+                s,
+                m,
+                g,
+                true,
+            ));
         }
         t += 2000 * MS;
     }
     if bugs.stale_bmc_command {
         let i = bmc.len() as u64;
-        bmc.push(BmcEvent::command(i, faults[2].1 + 5 * MS, "s2", "m2", 12, true));
+        bmc.push(BmcEvent::command(
+            i,
+            faults[2].1 + 5 * MS,
+            "s2",
+            "m2",
+            12,
+            true,
+        ));
     }
     bmc.sort_by_key(|e| e.time);
     for (i, e) in bmc.iter_mut().enumerate() {
         e.index = i as u64;
     }
-    let cluster = vec![ClusterEvent { time: faults[1].0, member: "m2".into(), event: "exit".into(), pid: Some(4242), status: Some("signal 9".into()), expected: true }];
-    let params = CheckParams { takeover_bound_ms: 10_000, ..CheckParams::default() };
+    let cluster = vec![ClusterEvent {
+        time: faults[1].0,
+        member: "m2".into(),
+        event: "exit".into(),
+        pid: Some(4242),
+        status: Some("signal 9".into()),
+        expected: true,
+    }];
+    let params = CheckParams {
+        takeover_bound_ms: 10_000,
+        ..CheckParams::default()
+    };
     RunData::new(ops, bmc, cluster, BTreeMap::new(), params)
 }
 
@@ -161,7 +268,15 @@ mod tests {
 
     #[test]
     fn planted_bugs_are_caught() {
-        let run = synthetic_run(1, 6, 20, Bugs { stale_read: true, stale_bmc_command: true });
+        let run = synthetic_run(
+            1,
+            6,
+            20,
+            Bugs {
+                stale_read: true,
+                stale_bmc_command: true,
+            },
+        );
         let results = check_all(&run);
         let verdict = |name: &str| results.iter().find(|r| r.checker == name).unwrap().valid;
         assert_eq!(verdict("linearizable-register"), Validity::Invalid);

@@ -55,24 +55,38 @@ impl SequentialSpec for SrRegister {
 /// One generated operation: what the thread does and how it ends.
 #[derive(Clone, Debug)]
 struct GenOp {
-    kind: u8,    // 0 read, 1 write, 2 cas
-    a: i64,      // read result / written value / cas old
-    b: i64,      // cas new
+    kind: u8,     // 0 read, 1 write, 2 cas
+    a: i64,       // read result / written value / cas old
+    b: i64,       // cas new
     a_none: bool, // read of absent / cas expecting absent
-    ends: u8,    // 0..=6 ok, 7 info (in flight forever)
+    ends: u8,     // 0..=6 ok, 7 info (in flight forever)
 }
 
 fn gen_op() -> impl Strategy<Value = GenOp> {
-    (0u8..3, 0i64..3, 0i64..3, proptest::bool::weighted(0.2), 0u8..8)
-        .prop_map(|(kind, a, b, a_none, ends)| GenOp { kind, a, b, a_none, ends })
+    (
+        0u8..3,
+        0i64..3,
+        0i64..3,
+        proptest::bool::weighted(0.2),
+        0u8..8,
+    )
+        .prop_map(|(kind, a, b, a_none, ends)| GenOp {
+            kind,
+            a,
+            b,
+            a_none,
+            ends,
+        })
 }
 
 /// Events: (thread, op) lists per thread and an interleaving of invoke/return steps.
 fn gen_history() -> impl Strategy<Value = (Vec<Vec<GenOp>>, Vec<usize>)> {
-    (2usize..=4)
-        .prop_flat_map(|threads| {
-            (proptest::collection::vec(proptest::collection::vec(gen_op(), 1..=3), threads), proptest::collection::vec(0usize..threads, 0..40))
-        })
+    (2usize..=4).prop_flat_map(|threads| {
+        (
+            proptest::collection::vec(proptest::collection::vec(gen_op(), 1..=3), threads),
+            proptest::collection::vec(0usize..threads, 0..40),
+        )
+    })
 }
 
 struct Built {
@@ -89,7 +103,10 @@ fn build(threads: &[Vec<GenOp>], schedule: &[usize]) -> Built {
     let mut in_flight: Vec<Option<(usize, u64)>> = vec![None; threads.len()];
     let mut done = vec![false; threads.len()];
     let mut t_now = 0u64;
-    let all_steps = schedule.iter().copied().chain((0..threads.len()).flat_map(|t| std::iter::repeat_n(t, 8)));
+    let all_steps = schedule
+        .iter()
+        .copied()
+        .chain((0..threads.len()).flat_map(|t| std::iter::repeat_n(t, 8)));
     for t in all_steps {
         if done[t] {
             continue;
@@ -118,7 +135,12 @@ fn build(threads: &[Vec<GenOp>], schedule: &[usize]) -> Built {
                         _ => Some(RegOp::Cas(a, g.b)),
                     };
                     if let Some(op) = our {
-                        ours.push(LinOp { id: ours.len() as u64, call: t_now, ret: None, op });
+                        ours.push(LinOp {
+                            id: ours.len() as u64,
+                            call: t_now,
+                            ret: None,
+                            op,
+                        });
                     }
                     done[t] = true;
                 }
@@ -132,7 +154,12 @@ fn build(threads: &[Vec<GenOp>], schedule: &[usize]) -> Built {
                     _ => (SrRet::CasOk, RegOp::Cas(a, g.b)),
                 };
                 theirs.on_return(t, ret).unwrap();
-                ours.push(LinOp { id: ours.len() as u64, call, ret: Some(t_now), op });
+                ours.push(LinOp {
+                    id: ours.len() as u64,
+                    call,
+                    ret: Some(t_now),
+                    op,
+                });
                 pos[t] += 1;
             }
         }

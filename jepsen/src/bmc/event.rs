@@ -32,7 +32,14 @@ pub struct BmcEvent {
 
 impl BmcEvent {
     /// A mutating command, for tests and synthetic runs.
-    pub fn command(index: u64, time: u64, system: &str, member: &str, generation: u64, accepted: bool) -> BmcEvent {
+    pub fn command(
+        index: u64,
+        time: u64,
+        system: &str,
+        member: &str,
+        generation: u64,
+        accepted: bool,
+    ) -> BmcEvent {
         BmcEvent {
             index,
             time,

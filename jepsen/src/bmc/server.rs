@@ -31,7 +31,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// At most this many connections served at once.
 const MAX_CONNECTIONS: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BmcMode {
     Observe,
@@ -47,7 +49,11 @@ struct System {
 
 impl Default for System {
     fn default() -> Self {
-        System { power_on: false, boot_target: "None".into(), boot_enabled: "Disabled".into() }
+        System {
+            power_on: false,
+            boot_target: "None".into(),
+            boot_enabled: "Disabled".into(),
+        }
     }
 }
 
@@ -81,14 +87,25 @@ impl Drop for FakeBmc {
 
 impl FakeBmc {
     /// Serves on `listener`, logging to `log` (JSON Lines) if given.
-    pub fn start(listener: TcpListener, mode: BmcMode, clock: RunClock, delay: Duration, log: Option<&Path>) -> anyhow::Result<FakeBmc> {
+    pub fn start(
+        listener: TcpListener,
+        mode: BmcMode,
+        clock: RunClock,
+        delay: Duration,
+        log: Option<&Path>,
+    ) -> anyhow::Result<FakeBmc> {
         let addr = listener.local_addr()?;
         let writer = log.map(JsonlWriter::create).transpose()?;
         let shared = Arc::new(Shared {
             mode,
             clock,
             delay,
-            inner: Mutex::new(Inner { systems: HashMap::new(), max_generation: HashMap::new(), events: Vec::new(), writer }),
+            inner: Mutex::new(Inner {
+                systems: HashMap::new(),
+                max_generation: HashMap::new(),
+                events: Vec::new(),
+                writer,
+            }),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FakeBmc { addr, shared, task })
@@ -109,7 +126,13 @@ impl FakeBmc {
 
     /// Current power state of a system (`None` if never touched).
     pub fn power_on(&self, system: &str) -> Option<bool> {
-        self.shared.inner.lock().expect("bmc lock").systems.get(system).map(|s| s.power_on)
+        self.shared
+            .inner
+            .lock()
+            .expect("bmc lock")
+            .systems
+            .get(system)
+            .map(|s| s.power_on)
     }
 }
 
@@ -117,7 +140,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         if conns.len() >= MAX_CONNECTIONS {
             continue; // dropped: the client sees a reset, as with an overloaded BMC
         }
@@ -127,15 +152,25 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&shared, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
 fn respond(status: u16, body: Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(if body.is_null() { Vec::new() } else { body.to_string().into_bytes() })));
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    let mut r = Response::new(Full::new(Bytes::from(if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    })));
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -180,7 +215,9 @@ fn route(method: &str, path: &str) -> Route {
         ("GET", ["redfish", "v1", "Systems"]) => Route::Systems,
         ("GET", ["redfish", "v1", "Systems", id]) => Route::GetSystem(id.to_string()),
         ("PATCH", ["redfish", "v1", "Systems", id]) => Route::PatchBoot(id.to_string()),
-        ("POST", ["redfish", "v1", "Systems", id, "Actions", "ComputerSystem.Reset"]) => Route::Reset(id.to_string()),
+        ("POST", ["redfish", "v1", "Systems", id, "Actions", "ComputerSystem.Reset"]) => {
+            Route::Reset(id.to_string())
+        }
         _ => Route::NotFound,
     }
 }
@@ -189,30 +226,68 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     let time = shared.clock.now_ns();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let member = header(MEMBER_HEADER);
     let generation_raw = header(GENERATION_HEADER);
-    let generation = generation_raw.as_deref().and_then(|g| g.trim().parse::<u64>().ok());
-    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
+    let generation = generation_raw
+        .as_deref()
+        .and_then(|g| g.trim().parse::<u64>().ok());
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(_) => return respond(413, redfish_error("Base.1.0.GeneralError", "body too large")),
+        Err(_) => {
+            return respond(
+                413,
+                redfish_error("Base.1.0.GeneralError", "body too large"),
+            )
+        }
     };
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let route = route(&method, &path);
     let (system, action, mutating) = match &route {
         Route::GetSystem(id) => (id.clone(), None, false),
-        Route::Reset(id) => (id.clone(), body.get("ResetType").and_then(Value::as_str).map(str::to_string), true),
+        Route::Reset(id) => (
+            id.clone(),
+            body.get("ResetType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            true,
+        ),
         Route::PatchBoot(id) => {
-            let target = body.pointer("/Boot/BootSourceOverrideTarget").and_then(Value::as_str).unwrap_or("?");
+            let target = body
+                .pointer("/Boot/BootSourceOverrideTarget")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
             (id.clone(), Some(format!("boot:{target}")), true)
         }
-        Route::Root => return respond(200, json!({"@odata.id": "/redfish/v1", "Id": "RootService", "RedfishVersion": "1.10.0", "Systems": {"@odata.id": "/redfish/v1/Systems"}})),
+        Route::Root => {
+            return respond(
+                200,
+                json!({"@odata.id": "/redfish/v1", "Id": "RootService", "RedfishVersion": "1.10.0", "Systems": {"@odata.id": "/redfish/v1/Systems"}}),
+            )
+        }
         Route::Systems => {
             let inner = shared.inner.lock().expect("bmc lock");
-            let members: Vec<Value> = inner.systems.keys().map(|id| json!({"@odata.id": format!("/redfish/v1/Systems/{id}")})).collect();
-            return respond(200, json!({"@odata.id": "/redfish/v1/Systems", "Members@odata.count": members.len(), "Members": members}));
+            let members: Vec<Value> = inner
+                .systems
+                .keys()
+                .map(|id| json!({"@odata.id": format!("/redfish/v1/Systems/{id}")}))
+                .collect();
+            return respond(
+                200,
+                json!({"@odata.id": "/redfish/v1/Systems", "Members@odata.count": members.len(), "Members": members}),
+            );
         }
-        Route::NotFound => return respond(404, redfish_error("Base.1.0.ResourceMissingAtURI", &path)),
+        Route::NotFound => {
+            return respond(404, redfish_error("Base.1.0.ResourceMissingAtURI", &path))
+        }
     };
     if mutating && !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
@@ -223,25 +298,57 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     let refused = stale && shared.mode == BmcMode::Fence;
     let bad_request = match (&route, action.as_deref()) {
         (Route::Reset(_), None) => Some("ResetType missing"),
-        (Route::Reset(_), Some(a)) if !matches!(a, "On" | "ForceOff" | "GracefulShutdown" | "GracefulRestart" | "ForceRestart" | "Nmi" | "PushPowerButton") => Some("unsupported ResetType"),
+        (Route::Reset(_), Some(a))
+            if !matches!(
+                a,
+                "On" | "ForceOff"
+                    | "GracefulShutdown"
+                    | "GracefulRestart"
+                    | "ForceRestart"
+                    | "Nmi"
+                    | "PushPowerButton"
+            ) =>
+        {
+            Some("unsupported ResetType")
+        }
         _ => None,
     };
     let (status, reply, reason) = if refused {
-        let msg = format!("generation {} is older than {} already seen", generation.unwrap_or(0), max_seen.unwrap_or(0));
-        (409, redfish_error("Base.1.0.ResourceInUse", &msg), Some("stale-generation".to_string()))
+        let msg = format!(
+            "generation {} is older than {} already seen",
+            generation.unwrap_or(0),
+            max_seen.unwrap_or(0)
+        );
+        (
+            409,
+            redfish_error("Base.1.0.ResourceInUse", &msg),
+            Some("stale-generation".to_string()),
+        )
     } else if let Some(why) = bad_request {
-        (400, redfish_error("Base.1.0.ActionParameterNotSupported", why), Some(why.to_string()))
+        (
+            400,
+            redfish_error("Base.1.0.ActionParameterNotSupported", why),
+            Some(why.to_string()),
+        )
     } else {
         let sys = inner.systems.entry(system.clone()).or_default();
         match (&route, action.as_deref()) {
-            (Route::Reset(_), Some("On" | "GracefulRestart" | "ForceRestart")) => sys.power_on = true,
+            (Route::Reset(_), Some("On" | "GracefulRestart" | "ForceRestart")) => {
+                sys.power_on = true
+            }
             (Route::Reset(_), Some("ForceOff" | "GracefulShutdown")) => sys.power_on = false,
             (Route::Reset(_), Some("PushPowerButton")) => sys.power_on = !sys.power_on,
             (Route::PatchBoot(_), _) => {
-                if let Some(t) = body.pointer("/Boot/BootSourceOverrideTarget").and_then(Value::as_str) {
+                if let Some(t) = body
+                    .pointer("/Boot/BootSourceOverrideTarget")
+                    .and_then(Value::as_str)
+                {
                     sys.boot_target = t.to_string();
                 }
-                if let Some(e) = body.pointer("/Boot/BootSourceOverrideEnabled").and_then(Value::as_str) {
+                if let Some(e) = body
+                    .pointer("/Boot/BootSourceOverrideEnabled")
+                    .and_then(Value::as_str)
+                {
                     sys.boot_enabled = e.to_string();
                 }
             }
@@ -292,11 +399,27 @@ mod tests {
         FakeBmc::start(l, mode, RunClock::start(), Duration::ZERO, log).unwrap()
     }
 
-    async fn reset(c: &HttpClient, b: &FakeBmc, sys: &str, member: &str, gen: u64, kind: &str) -> u16 {
+    async fn reset(
+        c: &HttpClient,
+        b: &FakeBmc,
+        sys: &str,
+        member: &str,
+        gen: u64,
+        kind: &str,
+    ) -> u16 {
         let g = gen.to_string();
         let body = json!({"ResetType": kind}).to_string().into_bytes();
         let path = format!("/redfish/v1/Systems/{sys}/Actions/ComputerSystem.Reset");
-        c.request(b.addr(), "POST", &path, &[(MEMBER_HEADER, member), (GENERATION_HEADER, &g)], Some(body)).await.unwrap().status
+        c.request(
+            b.addr(),
+            "POST",
+            &path,
+            &[(MEMBER_HEADER, member), (GENERATION_HEADER, &g)],
+            Some(body),
+        )
+        .await
+        .unwrap()
+        .status
     }
 
     #[tokio::test]
@@ -306,15 +429,40 @@ mod tests {
         let b = bmc(BmcMode::Observe, Some(&log)).await;
         let c = HttpClient::default();
         assert_eq!(reset(&c, &b, "s1", "m1", 10, "On").await, 204);
-        assert_eq!(reset(&c, &b, "s1", "m2", 7, "ForceOff").await, 204, "token-blind");
-        let r = c.request(b.addr(), "GET", "/redfish/v1/Systems/s1", &[(MEMBER_HEADER, "m3")], None).await.unwrap();
+        assert_eq!(
+            reset(&c, &b, "s1", "m2", 7, "ForceOff").await,
+            204,
+            "token-blind"
+        );
+        let r = c
+            .request(
+                b.addr(),
+                "GET",
+                "/redfish/v1/Systems/s1",
+                &[(MEMBER_HEADER, "m3")],
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(r.json().unwrap()["PowerState"], "Off");
         let patch = json!({"Boot": {"BootSourceOverrideTarget": "Pxe", "BootSourceOverrideEnabled": "Once"}});
-        let r = c.request(b.addr(), "PATCH", "/redfish/v1/Systems/s1", &[], Some(patch.to_string().into_bytes())).await.unwrap();
+        let r = c
+            .request(
+                b.addr(),
+                "PATCH",
+                "/redfish/v1/Systems/s1",
+                &[],
+                Some(patch.to_string().into_bytes()),
+            )
+            .await
+            .unwrap();
         assert_eq!(r.status, 204);
         let ev = b.events();
         assert_eq!(ev.len(), 4);
-        assert_eq!((ev[1].member.as_deref(), ev[1].generation, ev[1].accepted), (Some("m2"), Some(7), true));
+        assert_eq!(
+            (ev[1].member.as_deref(), ev[1].generation, ev[1].accepted),
+            (Some("m2"), Some(7), true)
+        );
         assert!(!ev[2].mutating);
         assert_eq!(ev[3].action.as_deref(), Some("boot:Pxe"));
         assert_eq!(crate::history::read_jsonl::<BmcEvent>(&log).unwrap(), ev);
@@ -327,12 +475,19 @@ mod tests {
         let c = HttpClient::default();
         assert_eq!(reset(&c, &b, "s1", "m1", 10, "On").await, 204);
         assert_eq!(reset(&c, &b, "s1", "m2", 7, "ForceOff").await, 409);
-        assert_eq!(reset(&c, &b, "s1", "m1", 10, "ForceRestart").await, 204, "same generation is fine");
+        assert_eq!(
+            reset(&c, &b, "s1", "m1", 10, "ForceRestart").await,
+            204,
+            "same generation is fine"
+        );
         assert_eq!(reset(&c, &b, "s2", "m2", 7, "On").await, 204, "per system");
         assert_eq!(reset(&c, &b, "s1", "m1", 11, "Bogus").await, 400);
         assert_eq!(b.power_on("s1"), Some(true));
         let ev = b.events();
-        assert_eq!((ev[1].accepted, ev[1].status, ev[1].reason.as_deref()), (false, 409, Some("stale-generation")));
+        assert_eq!(
+            (ev[1].accepted, ev[1].status, ev[1].reason.as_deref()),
+            (false, 409, Some("stale-generation"))
+        );
         let mut d = crate::checker::RunData::from_history(Vec::new());
         d.bmc = ev;
         use crate::checker::Checker;

@@ -45,9 +45,12 @@ impl Checker for FencingChecker {
                 }
                 (true, false) => near_misses += 1,
                 (false, false) if e.reason.as_deref() == Some("stale-generation") => r.fail(
-                    Anomaly::new("current-generation-refused", format!("system {}: generation {gen} refused", e.system))
-                        .key(e.system.clone())
-                        .at(e.time),
+                    Anomaly::new(
+                        "current-generation-refused",
+                        format!("system {}: generation {gen} refused", e.system),
+                    )
+                    .key(e.system.clone())
+                    .at(e.time),
                 ),
                 _ => {}
             }
@@ -56,7 +59,10 @@ impl Checker for FencingChecker {
             }
         }
         if unfenced > 0 {
-            r.unknown(Anomaly::new("unfenced-commands", format!("{unfenced} mutating BMC requests carried no generation")));
+            r.unknown(Anomaly::new(
+                "unfenced-commands",
+                format!("{unfenced} mutating BMC requests carried no generation"),
+            ));
         }
         r.stat("commands", commands);
         r.stat("near-misses", near_misses);
@@ -80,7 +86,11 @@ mod tests {
     fn refused_stale_commands_are_near_misses() {
         let mut refused = BmcEvent::command(2, 3, "s1", "m1", 5, false);
         refused.reason = Some("stale-generation".into());
-        let r = run(vec![BmcEvent::command(0, 1, "s1", "m1", 5, true), BmcEvent::command(1, 2, "s1", "m2", 9, true), refused]);
+        let r = run(vec![
+            BmcEvent::command(0, 1, "s1", "m1", 5, true),
+            BmcEvent::command(1, 2, "s1", "m2", 9, true),
+            refused,
+        ]);
         assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.stats["near-misses"], serde_json::json!(1));
     }
@@ -88,7 +98,10 @@ mod tests {
     #[test]
     fn accepted_stale_command_is_double_actuation() {
         // The refused generation 9 still counts as seen.
-        let r = run(vec![BmcEvent::command(0, 1, "s1", "m2", 9, false), BmcEvent::command(1, 2, "s1", "m1", 5, true)]);
+        let r = run(vec![
+            BmcEvent::command(0, 1, "s1", "m2", 9, false),
+            BmcEvent::command(1, 2, "s1", "m1", 5, true),
+        ]);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "stale-command-accepted");
     }

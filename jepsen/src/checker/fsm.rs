@@ -26,7 +26,10 @@ pub fn internal_edge(from: ProvisionState, ev: ProvisionEvent) -> bool {
     use ProvisionEvent as E;
     use ProvisionState as S;
     matches!(ev, E::Done | E::Fail | E::Wait | E::Resume | E::Hold)
-        || matches!((from, ev), (S::Cleaning, E::Manage) | (S::Deleting, E::Clean))
+        || matches!(
+            (from, ev),
+            (S::Cleaning, E::Manage) | (S::Deleting, E::Clean)
+        )
 }
 
 /// States a node may rest in after the faults are healed: stable, failed, or held for an
@@ -44,8 +47,17 @@ struct Verb {
 
 /// Whether `to` can follow `from` using internal edges and each verb at most once, using every
 /// required verb.
-fn reachable(from: ProvisionState, to: ProvisionState, verbs: &[Verb], honour_required: bool) -> bool {
-    let required: u32 = verbs.iter().enumerate().filter(|(_, v)| v.required && honour_required).fold(0, |m, (i, _)| m | 1 << i);
+fn reachable(
+    from: ProvisionState,
+    to: ProvisionState,
+    verbs: &[Verb],
+    honour_required: bool,
+) -> bool {
+    let required: u32 = verbs
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.required && honour_required)
+        .fold(0, |m, (i, _)| m | 1 << i);
     let mut seen: HashSet<(ProvisionState, u32)> = HashSet::new();
     let mut queue = VecDeque::from([(from, 0u32)]);
     seen.insert((from, 0));
@@ -54,7 +66,9 @@ fn reachable(from: ProvisionState, to: ProvisionState, verbs: &[Verb], honour_re
             return true;
         }
         for ev in ProvisionEvent::ALL {
-            let Some(next) = transition(s, ev) else { continue };
+            let Some(next) = transition(s, ev) else {
+                continue;
+            };
             if internal_edge(s, ev) && seen.insert((next, used)) {
                 queue.push_back((next, used));
             }
@@ -72,7 +86,10 @@ fn reachable(from: ProvisionState, to: ProvisionState, verbs: &[Verb], honour_re
 }
 
 fn state_of(p: &OpPair) -> Option<ProvisionState> {
-    p.result().get("provision_state").and_then(|v| v.as_str()).and_then(ProvisionState::parse)
+    p.result()
+        .get("provision_state")
+        .and_then(|v| v.as_str())
+        .and_then(ProvisionState::parse)
 }
 
 impl Checker for FsmChecker {
@@ -91,29 +108,51 @@ impl Checker for FsmChecker {
                 _ => {}
             }
         }
-        let heal = fault_windows(&run.history).iter().map(|w| w.end.unwrap_or(u64::MAX)).max();
+        let heal = fault_windows(&run.history)
+            .iter()
+            .map(|w| w.end.unwrap_or(u64::MAX))
+            .max();
         let timeout_ns = run.params.transient_timeout_ms * 1_000_000;
         let (mut pairs_checked, mut skipped) = (0usize, 0usize);
         for (node, (mut reads, verbs)) in nodes {
             reads.sort_by_key(|p| p.start());
             for r1 in &reads {
                 let Some(s1) = state_of(r1) else {
-                    r.fail(Anomaly::new("unknown-state", format!("node {node}: unparseable state {}", r1.result())).key(node).ops(vec![r1.invoke.index]));
+                    r.fail(
+                        Anomaly::new(
+                            "unknown-state",
+                            format!("node {node}: unparseable state {}", r1.result()),
+                        )
+                        .key(node)
+                        .ops(vec![r1.invoke.index]),
+                    );
                     continue;
                 };
                 // The latest read that certainly came before r1.
-                let Some(r0) = reads.iter().filter(|p| p.end().is_some_and(|e| e < r1.start())).max_by_key(|p| p.end()) else {
+                let Some(r0) = reads
+                    .iter()
+                    .filter(|p| p.end().is_some_and(|e| e < r1.start()))
+                    .max_by_key(|p| p.end())
+                else {
                     continue;
                 };
                 let Some(s0) = state_of(r0) else { continue };
                 let window: Vec<Verb> = verbs
                     .iter()
-                    .filter(|v| v.start() < r1.end_or(u64::MAX) && v.end().is_none_or(|e| e > r0.start()))
+                    .filter(|v| {
+                        v.start() < r1.end_or(u64::MAX) && v.end().is_none_or(|e| e > r0.start())
+                    })
                     .filter_map(|v| {
                         let target = v.invoke.value.get("target").and_then(|t| t.as_str())?;
                         let (verb, _) = ProvisionVerb::parse(target)?;
-                        let required = v.kind() == OpKind::Ok && v.start() > r0.end_or(u64::MAX) && v.end().is_some_and(|e| e < r1.start());
-                        Some(Verb { event: verb.event(), required, index: v.invoke.index })
+                        let required = v.kind() == OpKind::Ok
+                            && v.start() > r0.end_or(u64::MAX)
+                            && v.end().is_some_and(|e| e < r1.start());
+                        Some(Verb {
+                            event: verb.event(),
+                            required,
+                            index: v.invoke.index,
+                        })
                     })
                     .collect();
                 if window.len() > MAX_WINDOW_VERBS {
@@ -126,35 +165,56 @@ impl Checker for FsmChecker {
                 }
                 let mut ops = vec![r0.invoke.index, r1.invoke.index];
                 ops.extend(window.iter().map(|v| v.index));
-                let verbs_txt: Vec<String> = window.iter().map(|v| format!("{}{}", v.event, if v.required { "(acked)" } else { "" })).collect();
+                let verbs_txt: Vec<String> = window
+                    .iter()
+                    .map(|v| format!("{}{}", v.event, if v.required { "(acked)" } else { "" }))
+                    .collect();
                 let (kind, what) = if reachable(s0, s1, &window, false) {
                     ("lost-transition", "an acknowledged transition was lost")
                 } else {
                     ("illegal-transition", "no allowed path")
                 };
                 r.fail(
-                    Anomaly::new(kind, format!("node {node}: {s0} → {s1} with verbs [{}]: {what}", verbs_txt.join(", ")))
-                        .key(node)
-                        .ops(ops)
-                        .at(r1.start()),
+                    Anomaly::new(
+                        kind,
+                        format!(
+                            "node {node}: {s0} → {s1} with verbs [{}]: {what}",
+                            verbs_txt.join(", ")
+                        ),
+                    )
+                    .key(node)
+                    .ops(ops)
+                    .at(r1.start()),
                 );
             }
             // Stuck in a transient state after the final heal.
             if let (Some(heal), Some(last)) = (heal, reads.last()) {
                 if let Some(s) = state_of(last) {
-                    if heal != u64::MAX && last.start() > heal.saturating_add(timeout_ns) && !may_rest_in(s) {
+                    if heal != u64::MAX
+                        && last.start() > heal.saturating_add(timeout_ns)
+                        && !may_rest_in(s)
+                    {
                         r.fail(
-                            Anomaly::new("stuck-transient", format!("node {node}: still {s} {} ms after the final heal", (last.start() - heal) / 1_000_000))
-                                .key(node)
-                                .ops(vec![last.invoke.index])
-                                .at(last.start()),
+                            Anomaly::new(
+                                "stuck-transient",
+                                format!(
+                                    "node {node}: still {s} {} ms after the final heal",
+                                    (last.start() - heal) / 1_000_000
+                                ),
+                            )
+                            .key(node)
+                            .ops(vec![last.invoke.index])
+                            .at(last.start()),
                         );
                     }
                 }
             }
         }
         if skipped > 0 {
-            r.unknown(Anomaly::new("too-many-verbs", format!("{skipped} read pairs had more than {MAX_WINDOW_VERBS} concurrent verbs")));
+            r.unknown(Anomaly::new(
+                "too-many-verbs",
+                format!("{skipped} read pairs had more than {MAX_WINDOW_VERBS} concurrent verbs"),
+            ));
         }
         r.stat("read-pairs-checked", pairs_checked);
         r
@@ -170,19 +230,45 @@ mod tests {
 
     struct H(Vec<Op>);
     impl H {
+        #[allow(clippy::too_many_arguments)]
         fn op(mut self, p: u64, f: &str, inv: Value, k: OpKind, out: Value, t0: u64, t1: u64) -> H {
-            self.0.push(Op::new(0, OpKind::Invoke, Process::Client(p), f, t0).with_key("n1").with_value(inv));
-            self.0.push(Op::new(0, k, Process::Client(p), f, t1).with_key("n1").with_value(out));
+            self.0.push(
+                Op::new(0, OpKind::Invoke, Process::Client(p), f, t0)
+                    .with_key("n1")
+                    .with_value(inv),
+            );
+            self.0.push(
+                Op::new(0, k, Process::Client(p), f, t1)
+                    .with_key("n1")
+                    .with_value(out),
+            );
             self
         }
         fn read(self, p: u64, state: &str, t0: u64, t1: u64) -> H {
-            self.op(p, "read-provision", json!(null), OpKind::Ok, json!({"provision_state": state}), t0, t1)
+            self.op(
+                p,
+                "read-provision",
+                json!(null),
+                OpKind::Ok,
+                json!({"provision_state": state}),
+                t0,
+                t1,
+            )
         }
         fn verb(self, p: u64, verb: &str, k: OpKind, t0: u64, t1: u64) -> H {
-            self.op(p, "provision", json!({"target": verb}), k, json!(null), t0, t1)
+            self.op(
+                p,
+                "provision",
+                json!({"target": verb}),
+                k,
+                json!(null),
+                t0,
+                t1,
+            )
         }
         fn nemesis(mut self, v: Value, t: u64) -> H {
-            self.0.push(Op::new(0, OpKind::Info, Process::Nemesis, "partition", t).with_value(v));
+            self.0
+                .push(Op::new(0, OpKind::Info, Process::Nemesis, "partition", t).with_value(v));
             self
         }
         fn check(mut self, timeout_ms: u64) -> CheckResult {
@@ -217,11 +303,18 @@ mod tests {
     #[test]
     fn a_wrong_transition_is_caught() {
         // enroll → available with only `manage` issued: needs provide.
-        let r = h().read(0, "enroll", 0, 1).verb(1, "manage", OpKind::Ok, 2, 3).read(0, "available", 4, 5).check(1);
+        let r = h()
+            .read(0, "enroll", 0, 1)
+            .verb(1, "manage", OpKind::Ok, 2, 3)
+            .read(0, "available", 4, 5)
+            .check(1);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "illegal-transition");
         // Going backwards without a verb.
-        let r = h().read(0, "active", 0, 1).read(0, "available", 2, 3).check(1);
+        let r = h()
+            .read(0, "active", 0, 1)
+            .read(0, "available", 2, 3)
+            .check(1);
         assert_eq!(r.anomalies[0].kind, "illegal-transition");
     }
 
@@ -229,14 +322,26 @@ mod tests {
     fn a_lost_acknowledged_transition_is_caught() {
         // `active` acknowledged between two reads that both show available: nothing but verbs
         // leads back to available.
-        let r = h().read(0, "available", 0, 1).verb(1, "active", OpKind::Ok, 2, 3).read(0, "available", 4, 5).check(1);
+        let r = h()
+            .read(0, "available", 0, 1)
+            .verb(1, "active", OpKind::Ok, 2, 3)
+            .read(0, "available", 4, 5)
+            .check(1);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "lost-transition");
         // An info verb may not have happened.
-        let r = h().read(0, "available", 0, 1).verb(1, "active", OpKind::Info, 2, 3).read(0, "available", 4, 5).check(1);
+        let r = h()
+            .read(0, "available", 0, 1)
+            .verb(1, "active", OpKind::Info, 2, 3)
+            .read(0, "available", 4, 5)
+            .check(1);
         assert_eq!(r.valid, Validity::Valid);
         // An acknowledged manage may end back in enroll: verifying fails to enroll.
-        let r = h().read(0, "enroll", 0, 1).verb(1, "manage", OpKind::Ok, 2, 3).read(0, "enroll", 4, 5).check(1);
+        let r = h()
+            .read(0, "enroll", 0, 1)
+            .verb(1, "manage", OpKind::Ok, 2, 3)
+            .read(0, "enroll", 4, 5)
+            .check(1);
         assert_eq!(r.valid, Validity::Valid);
     }
 
@@ -251,7 +356,19 @@ mod tests {
         let r = base().read(0, "deploying", 5_000_000, 5_000_001).check(1);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies.last().unwrap().kind, "stuck-transient");
-        assert_eq!(base().read(0, "active", 5_000_000, 5_000_001).check(1).valid, Validity::Valid);
-        assert_eq!(base().read(0, "deploy failed", 5_000_000, 5_000_001).check(1).valid, Validity::Valid);
+        assert_eq!(
+            base()
+                .read(0, "active", 5_000_000, 5_000_001)
+                .check(1)
+                .valid,
+            Validity::Valid
+        );
+        assert_eq!(
+            base()
+                .read(0, "deploy failed", 5_000_000, 5_000_001)
+                .check(1)
+                .valid,
+            Validity::Valid
+        );
     }
 }

@@ -28,12 +28,23 @@ impl Checker for HealthChecker {
     fn check(&self, run: &RunData) -> CheckResult {
         let mut r = CheckResult::new(self.name());
         let mut crashes = 0usize;
-        for e in run.cluster.iter().filter(|e| e.event == "exit" && !e.expected) {
+        for e in run
+            .cluster
+            .iter()
+            .filter(|e| e.event == "exit" && !e.expected)
+        {
             crashes += 1;
             r.fail(
-                Anomaly::new("crash", format!("{} exited unexpectedly ({})", e.member, e.status.as_deref().unwrap_or("?")))
-                    .key(e.member.clone())
-                    .at(e.time),
+                Anomaly::new(
+                    "crash",
+                    format!(
+                        "{} exited unexpectedly ({})",
+                        e.member,
+                        e.status.as_deref().unwrap_or("?")
+                    ),
+                )
+                .key(e.member.clone())
+                .at(e.time),
             );
         }
         let mut fatal_lines = 0usize;
@@ -45,7 +56,13 @@ impl Checker for HealthChecker {
                     if shown < MAX_LINES_PER_MEMBER {
                         shown += 1;
                         let text: String = line.chars().take(300).collect();
-                        r.fail(Anomaly::new("fatal-log-line", format!("{member}.log:{}: {text}", n + 1)).key(member.clone()));
+                        r.fail(
+                            Anomaly::new(
+                                "fatal-log-line",
+                                format!("{member}.log:{}: {text}", n + 1),
+                            )
+                            .key(member.clone()),
+                        );
                     }
                 }
             }
@@ -75,9 +92,13 @@ mod tests {
             expected,
         };
         d.cluster = vec![exit(true)];
-        d.logs.insert("m1".into(), "INFO started\nWARN peer unreachable\n".into());
+        d.logs
+            .insert("m1".into(), "INFO started\nWARN peer unreachable\n".into());
         assert_eq!(HealthChecker.check(&d).valid, Validity::Valid);
-        d.logs.insert("m2".into(), "thread 'tokio-runtime-worker' panicked at src/raft.rs:10:5:\nboom\n".into());
+        d.logs.insert(
+            "m2".into(),
+            "thread 'tokio-runtime-worker' panicked at src/raft.rs:10:5:\nboom\n".into(),
+        );
         let r = HealthChecker.check(&d);
         assert_eq!(r.valid, Validity::Invalid);
         assert!(r.anomalies[0].message.starts_with("m2.log:1:"), "{r:?}");

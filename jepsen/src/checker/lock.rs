@@ -35,7 +35,9 @@ impl Checker for LockChecker {
                     Some(other) if *other != member => r.fail(
                         Anomaly::new(
                             "shared-generation",
-                            format!("system {system}: generation {gen} used by {other} and {member}"),
+                            format!(
+                                "system {system}: generation {gen} used by {other} and {member}"
+                            ),
                         )
                         .key(*system)
                         .at(e.time),
@@ -123,7 +125,10 @@ mod tests {
         ]);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "stale-holder-acted");
-        let r = run(vec![BmcEvent::command(0, 1, "s1", "m1", 10, true), BmcEvent::command(1, 2, "s1", "m2", 10, true)]);
+        let r = run(vec![
+            BmcEvent::command(0, 1, "s1", "m1", 10, true),
+            BmcEvent::command(1, 2, "s1", "m2", 10, true),
+        ]);
         assert_eq!(r.anomalies[0].kind, "shared-generation");
     }
 

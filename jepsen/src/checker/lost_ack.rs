@@ -40,12 +40,18 @@ impl Checker for LostAckChecker {
         }
         let (mut lost_total, mut acked_total, mut recovered_total) = (0usize, 0usize, 0usize);
         for (key, adds) in sets {
-            let attempted: HashMap<String, &OpPair> = adds.iter().map(|p| (element(&p.invoke.value), *p)).collect();
+            let attempted: HashMap<String, &OpPair> = adds
+                .iter()
+                .map(|p| (element(&p.invoke.value), *p))
+                .collect();
             let reads = read_sets(key, &run.pairs);
             acked_total += adds.iter().filter(|p| p.kind() == OpKind::Ok).count();
             let Some((last, last_set)) = reads.iter().max_by_key(|(p, _)| p.start()) else {
                 if !adds.is_empty() {
-                    r.unknown(Anomaly::new("no-final-read", format!("set {key}: no successful read")).key(key));
+                    r.unknown(
+                        Anomaly::new("no-final-read", format!("set {key}: no successful read"))
+                            .key(key),
+                    );
                 }
                 continue;
             };
@@ -55,28 +61,50 @@ impl Checker for LostAckChecker {
                 if add.end().is_some_and(|t| t < last.start()) && !last_set.contains(&e) {
                     lost_total += 1;
                     r.fail(
-                        Anomaly::new("lost-ack", format!("set {key}: acknowledged add of {e} missing from the final read"))
-                            .key(key)
-                            .ops(vec![add.invoke.index, last.invoke.index])
-                            .at(last.start()),
+                        Anomaly::new(
+                            "lost-ack",
+                            format!(
+                                "set {key}: acknowledged add of {e} missing from the final read"
+                            ),
+                        )
+                        .key(key)
+                        .ops(vec![add.invoke.index, last.invoke.index])
+                        .at(last.start()),
                     );
                 }
             }
-            recovered_total += adds.iter().filter(|p| p.kind() != OpKind::Ok && last_set.contains(&element(&p.invoke.value))).count();
+            recovered_total += adds
+                .iter()
+                .filter(|p| p.kind() != OpKind::Ok && last_set.contains(&element(&p.invoke.value)))
+                .count();
             // Once seen, always seen; never an element nobody added.
             for (i, (ri, si)) in reads.iter().enumerate() {
                 for e in si.iter().filter(|e| !attempted.contains_key(*e)) {
-                    r.fail(Anomaly::new("unexpected-element", format!("set {key}: read {e}, never added")).key(key).ops(vec![ri.invoke.index]));
+                    r.fail(
+                        Anomaly::new(
+                            "unexpected-element",
+                            format!("set {key}: read {e}, never added"),
+                        )
+                        .key(key)
+                        .ops(vec![ri.invoke.index]),
+                    );
                 }
                 let Some(ri_end) = ri.end() else { continue };
-                for (rj, sj) in reads.iter().skip(i + 1).filter(|(rj, _)| rj.start() > ri_end) {
+                for (rj, sj) in reads
+                    .iter()
+                    .skip(i + 1)
+                    .filter(|(rj, _)| rj.start() > ri_end)
+                {
                     for e in si.difference(sj) {
                         lost_total += 1;
                         r.fail(
-                            Anomaly::new("lost-after-read", format!("set {key}: {e} was read, then missing from a later read"))
-                                .key(key)
-                                .ops(vec![ri.invoke.index, rj.invoke.index])
-                                .at(rj.start()),
+                            Anomaly::new(
+                                "lost-after-read",
+                                format!("set {key}: {e} was read, then missing from a later read"),
+                            )
+                            .key(key)
+                            .ops(vec![ri.invoke.index, rj.invoke.index])
+                            .at(rj.start()),
                         );
                     }
                 }
@@ -94,7 +122,15 @@ fn read_sets<'a>(key: &str, pairs: &'a [OpPair]) -> Vec<(&'a OpPair, BTreeSet<St
     let mut v: Vec<(&OpPair, BTreeSet<String>)> = pairs
         .iter()
         .filter(|p| p.f() == "read-set" && p.kind() == OpKind::Ok && p.key() == Some(key))
-        .map(|p| (p, p.result().as_array().map(|a| a.iter().map(element).collect()).unwrap_or_default()))
+        .map(|p| {
+            (
+                p,
+                p.result()
+                    .as_array()
+                    .map(|a| a.iter().map(element).collect())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     v.sort_by_key(|(p, _)| p.start());
     v
@@ -110,8 +146,16 @@ mod tests {
     fn run(ops: &[(u64, &str, OpKind, Value, Value, u64, u64)]) -> CheckResult {
         let mut h = Vec::new();
         for (p, f, k, inv, out, t0, t1) in ops {
-            h.push(Op::new(0, OpKind::Invoke, Process::Client(*p), f, *t0).with_key("nodes").with_value(inv.clone()));
-            h.push(Op::new(0, *k, Process::Client(*p), f, *t1).with_key("nodes").with_value(out.clone()));
+            h.push(
+                Op::new(0, OpKind::Invoke, Process::Client(*p), f, *t0)
+                    .with_key("nodes")
+                    .with_value(inv.clone()),
+            );
+            h.push(
+                Op::new(0, *k, Process::Client(*p), f, *t1)
+                    .with_key("nodes")
+                    .with_value(out.clone()),
+            );
         }
         h.sort_by_key(|o| o.time);
         for (i, o) in h.iter_mut().enumerate() {
@@ -126,7 +170,15 @@ mod tests {
             (0, "add", OpKind::Ok, json!("a"), json!("a"), 0, 1),
             (1, "add", OpKind::Info, json!("b"), json!(null), 0, 2),
             (2, "add", OpKind::Ok, json!("c"), json!("c"), 5, 20),
-            (0, "read-set", OpKind::Ok, json!(null), json!(["a", "b"]), 10, 11),
+            (
+                0,
+                "read-set",
+                OpKind::Ok,
+                json!(null),
+                json!(["a", "b"]),
+                10,
+                11,
+            ),
         ]);
         assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.stats["recovered-info"], json!(1));

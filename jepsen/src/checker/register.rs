@@ -66,7 +66,10 @@ impl Model for CasRegister {
 fn reg_value(v: &Value) -> Result<RegValue, String> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| format!("not an i64: {n}")),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("not an i64: {n}")),
         other => Err(format!("not a register value: {other}")),
     }
 }
@@ -86,12 +89,22 @@ pub fn reg_op(pair: &OpPair) -> Result<Option<LinOp<RegOp>>, String> {
         }
         "write" => RegOp::Write(reg_value(&pair.invoke.value)?.ok_or("write of null")?),
         "cas" => {
-            let v = pair.invoke.value.as_array().filter(|a| a.len() == 2).ok_or("cas value must be [old, new]")?;
+            let v = pair
+                .invoke
+                .value
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or("cas value must be [old, new]")?;
             RegOp::Cas(reg_value(&v[0])?, reg_value(&v[1])?.ok_or("cas to null")?)
         }
         _ => return Ok(None),
     };
-    Ok(Some(LinOp { id: pair.invoke.index, call: pair.start(), ret: pair.end(), op }))
+    Ok(Some(LinOp {
+        id: pair.invoke.index,
+        call: pair.start(),
+        ret: pair.end(),
+        op,
+    }))
 }
 
 /// Drops `info` writes whose value nobody observed (see the module doc).
@@ -109,17 +122,11 @@ pub fn prune_unobserved(ops: Vec<LinOp<RegOp>>) -> Vec<LinOp<RegOp>> {
 }
 
 /// The linearizability checker over every register key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RegisterChecker {
     pub budget: Budget,
     /// The value every key starts with.
     pub init: RegValue,
-}
-
-impl Default for RegisterChecker {
-    fn default() -> Self {
-        RegisterChecker { budget: Budget::default(), init: None }
-    }
 }
 
 impl RegisterChecker {
@@ -127,12 +134,19 @@ impl RegisterChecker {
     pub fn check_pairs(&self, pairs: &[OpPair]) -> CheckResult {
         let mut result = CheckResult::new("linearizable-register");
         let mut by_key: BTreeMap<String, Vec<LinOp<RegOp>>> = BTreeMap::new();
-        for pair in pairs.iter().filter(|p| matches!(p.f(), "read" | "write" | "cas")) {
+        for pair in pairs
+            .iter()
+            .filter(|p| matches!(p.f(), "read" | "write" | "cas"))
+        {
             let Some(key) = pair.key() else { continue };
             match reg_op(pair) {
                 Ok(Some(op)) => by_key.entry(key.to_string()).or_default().push(op),
                 Ok(None) => {}
-                Err(e) => result.unknown(Anomaly::new("malformed-op", e).key(key).ops(vec![pair.invoke.index])),
+                Err(e) => result.unknown(
+                    Anomaly::new("malformed-op", e)
+                        .key(key)
+                        .ops(vec![pair.invoke.index]),
+                ),
             }
         }
         let (mut steps_total, mut ops_total, mut unknown_keys) = (0u64, 0usize, 0usize);
@@ -143,9 +157,18 @@ impl RegisterChecker {
             steps_total += steps;
             match outcome {
                 Outcome::Linearizable { .. } => {}
-                Outcome::NotLinearizable { longest_prefix, stuck } => {
+                Outcome::NotLinearizable {
+                    longest_prefix,
+                    stuck,
+                } => {
                     // The op that cannot be placed, and the tail of the deepest valid prefix.
-                    let tail: Vec<u64> = longest_prefix.iter().rev().take(PREFIX_SHOWN).rev().copied().collect();
+                    let tail: Vec<u64> = longest_prefix
+                        .iter()
+                        .rev()
+                        .take(PREFIX_SHOWN)
+                        .rev()
+                        .copied()
+                        .collect();
                     let mut involved = tail.clone();
                     involved.push(stuck);
                     result.fail(
@@ -163,7 +186,10 @@ impl RegisterChecker {
                 }
                 Outcome::Unknown { reason } => {
                     unknown_keys += 1;
-                    result.unknown(Anomaly::new("budget-exceeded", format!("key {key}: {reason}")).key(key.clone()));
+                    result.unknown(
+                        Anomaly::new("budget-exceeded", format!("key {key}: {reason}"))
+                            .key(key.clone()),
+                    );
                 }
             }
         }
@@ -192,7 +218,7 @@ mod tests {
     use crate::history::{pair_ops, Op, Process};
     use std::time::Duration;
 
-    /// Builds a history from (process, f, key, invoke value, outcome, completion value, t0, t1).
+    /// Builds a history of ops on key "k".
     pub(crate) struct H(Vec<Op>);
     impl H {
         fn new() -> H {
@@ -200,9 +226,23 @@ mod tests {
         }
         fn push(&mut self, kind: OpKind, p: u64, f: &str, v: Value, t: u64) {
             let i = self.0.len() as u64;
-            self.0.push(Op::new(i, kind, Process::Client(p), f, t).with_key("k").with_value(v));
+            self.0.push(
+                Op::new(i, kind, Process::Client(p), f, t)
+                    .with_key("k")
+                    .with_value(v),
+            );
         }
-        fn op(mut self, p: u64, f: &str, inv: Value, kind: OpKind, out: Value, t0: u64, t1: u64) -> H {
+        #[allow(clippy::too_many_arguments)]
+        fn op(
+            mut self,
+            p: u64,
+            f: &str,
+            inv: Value,
+            kind: OpKind,
+            out: Value,
+            t0: u64,
+            t1: u64,
+        ) -> H {
             self.push(OpKind::Invoke, p, f, inv, t0);
             self.push(kind, p, f, out, t1);
             self
@@ -250,15 +290,48 @@ mod tests {
                 .op(1, "cas", json!([1, 5]), K, json!([1, 5]), 2, 3)
                 .op(2, "cas", json!([7, 8]), Fail, json!(null), 2, 3)
         };
-        assert_eq!(base().op(0, "read", json!(null), K, json!(5), 4, 5).check().valid, super::super::Validity::Valid);
-        assert_eq!(base().op(0, "read", json!(null), K, json!(1), 4, 5).check().valid, super::super::Validity::Invalid);
-        assert_eq!(base().op(0, "read", json!(null), K, json!(8), 4, 5).check().valid, super::super::Validity::Invalid);
+        assert_eq!(
+            base()
+                .op(0, "read", json!(null), K, json!(5), 4, 5)
+                .check()
+                .valid,
+            super::super::Validity::Valid
+        );
+        assert_eq!(
+            base()
+                .op(0, "read", json!(null), K, json!(1), 4, 5)
+                .check()
+                .valid,
+            super::super::Validity::Invalid
+        );
+        assert_eq!(
+            base()
+                .op(0, "read", json!(null), K, json!(8), 4, 5)
+                .check()
+                .valid,
+            super::super::Validity::Invalid
+        );
     }
 
     #[test]
     fn info_write_may_or_may_not_have_happened() {
-        let h = || H::new().op(0, "write", json!(1), K, json!(1), 0, 1).op(1, "write", json!(2), Info, json!(null), 2, 3);
-        assert_eq!(h().op(0, "read", json!(null), K, json!(2), 10, 11).check().valid, super::super::Validity::Valid);
+        let h = || {
+            H::new().op(0, "write", json!(1), K, json!(1), 0, 1).op(
+                1,
+                "write",
+                json!(2),
+                Info,
+                json!(null),
+                2,
+                3,
+            )
+        };
+        assert_eq!(
+            h().op(0, "read", json!(null), K, json!(2), 10, 11)
+                .check()
+                .valid,
+            super::super::Validity::Valid
+        );
         assert_eq!(
             h().op(0, "read", json!(null), K, json!(1), 10, 11)
                 .op(0, "read", json!(null), K, json!(2), 12, 13)
@@ -279,7 +352,15 @@ mod tests {
 
     #[test]
     fn keys_are_checked_independently() {
-        let mut h = H::new().op(0, "write", json!(1), K, json!(1), 0, 1).op(0, "read", json!(null), K, json!(1), 2, 3);
+        let mut h = H::new().op(0, "write", json!(1), K, json!(1), 0, 1).op(
+            0,
+            "read",
+            json!(null),
+            K,
+            json!(1),
+            2,
+            3,
+        );
         // Key "j" has a read of a value never written.
         h.push(OpKind::Invoke, 1, "read", json!(null), 4);
         h.0.last_mut().unwrap().key = Some("j".into());
@@ -295,10 +376,30 @@ mod tests {
     #[test]
     fn pruning_drops_only_unobserved_info_writes() {
         let ops = vec![
-            LinOp { id: 0, call: 0, ret: None, op: RegOp::Write(1) },
-            LinOp { id: 1, call: 0, ret: None, op: RegOp::Write(2) },
-            LinOp { id: 2, call: 0, ret: Some(5), op: RegOp::Write(3) },
-            LinOp { id: 3, call: 0, ret: Some(5), op: RegOp::Read(Some(2)) },
+            LinOp {
+                id: 0,
+                call: 0,
+                ret: None,
+                op: RegOp::Write(1),
+            },
+            LinOp {
+                id: 1,
+                call: 0,
+                ret: None,
+                op: RegOp::Write(2),
+            },
+            LinOp {
+                id: 2,
+                call: 0,
+                ret: Some(5),
+                op: RegOp::Write(3),
+            },
+            LinOp {
+                id: 3,
+                call: 0,
+                ret: Some(5),
+                op: RegOp::Read(Some(2)),
+            },
         ];
         let kept: Vec<u64> = prune_unobserved(ops).iter().map(|o| o.id).collect();
         assert_eq!(kept, vec![1, 2, 3]);
@@ -316,8 +417,20 @@ mod tests {
             o.index = i as u64;
         }
         let (pairs, _) = pair_ops(&h.0);
-        let tight = RegisterChecker { budget: Budget { max_steps: 3, max_time: Duration::from_secs(1) }, init: None };
-        assert_eq!(tight.check_pairs(&pairs).valid, super::super::Validity::Unknown);
-        assert_eq!(RegisterChecker::default().check_pairs(&pairs).valid, super::super::Validity::Valid);
+        let tight = RegisterChecker {
+            budget: Budget {
+                max_steps: 3,
+                max_time: Duration::from_secs(1),
+            },
+            init: None,
+        };
+        assert_eq!(
+            tight.check_pairs(&pairs).valid,
+            super::super::Validity::Unknown
+        );
+        assert_eq!(
+            RegisterChecker::default().check_pairs(&pairs).valid,
+            super::super::Validity::Valid
+        );
     }
 }

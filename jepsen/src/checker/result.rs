@@ -73,7 +73,13 @@ pub struct Anomaly {
 
 impl Anomaly {
     pub fn new(kind: &str, message: impl Into<String>) -> Anomaly {
-        Anomaly { kind: kind.to_string(), key: None, ops: Vec::new(), time: None, message: message.into() }
+        Anomaly {
+            kind: kind.to_string(),
+            key: None,
+            ops: Vec::new(),
+            time: None,
+            message: message.into(),
+        }
     }
 
     pub fn key(mut self, key: impl Into<String>) -> Anomaly {
@@ -105,7 +111,12 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn new(checker: &str) -> CheckResult {
-        CheckResult { checker: checker.to_string(), valid: Validity::Valid, anomalies: Vec::new(), stats: Map::new() }
+        CheckResult {
+            checker: checker.to_string(),
+            valid: Validity::Valid,
+            anomalies: Vec::new(),
+            stats: Map::new(),
+        }
     }
 
     /// Records an anomaly and makes the verdict `Invalid`.
@@ -133,10 +144,19 @@ mod tests {
     #[test]
     fn verdicts_serialise_like_jepsen_and_merge_pessimistically() {
         assert_eq!(serde_json::to_string(&Validity::Valid).unwrap(), "true");
-        assert_eq!(serde_json::to_string(&Validity::Unknown).unwrap(), "\"unknown\"");
-        assert_eq!(serde_json::from_str::<Validity>("false").unwrap(), Validity::Invalid);
+        assert_eq!(
+            serde_json::to_string(&Validity::Unknown).unwrap(),
+            "\"unknown\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Validity>("false").unwrap(),
+            Validity::Invalid
+        );
         assert_eq!(Validity::Valid.merge(Validity::Unknown), Validity::Unknown);
-        assert_eq!(Validity::Unknown.merge(Validity::Invalid), Validity::Invalid);
+        assert_eq!(
+            Validity::Unknown.merge(Validity::Invalid),
+            Validity::Invalid
+        );
         let mut r = CheckResult::new("x");
         r.unknown(Anomaly::new("budget", "too big"));
         assert_eq!(r.valid, Validity::Unknown);

@@ -50,14 +50,34 @@ pub struct RunData {
 }
 
 impl RunData {
-    pub fn new(history: Vec<Op>, bmc: Vec<BmcEvent>, cluster: Vec<ClusterEvent>, logs: BTreeMap<String, String>, params: CheckParams) -> RunData {
+    pub fn new(
+        history: Vec<Op>,
+        bmc: Vec<BmcEvent>,
+        cluster: Vec<ClusterEvent>,
+        logs: BTreeMap<String, String>,
+        params: CheckParams,
+    ) -> RunData {
         let (pairs, pairing_problems) = pair_ops(&history);
-        RunData { history, pairs, pairing_problems, bmc, cluster, logs, params }
+        RunData {
+            history,
+            pairs,
+            pairing_problems,
+            bmc,
+            cluster,
+            logs,
+            params,
+        }
     }
 
     /// A run with a history only.
     pub fn from_history(history: Vec<Op>) -> RunData {
-        RunData::new(history, Vec::new(), Vec::new(), BTreeMap::new(), CheckParams::default())
+        RunData::new(
+            history,
+            Vec::new(),
+            Vec::new(),
+            BTreeMap::new(),
+            CheckParams::default(),
+        )
     }
 
     /// Loads `history.jsonl`, `bmc.jsonl`, `cluster.jsonl`, `params.json` and `logs/*.log` from a
@@ -65,8 +85,14 @@ impl RunData {
     pub fn load(dir: &Path) -> Result<RunData> {
         let history = read_history(&dir.join("history.jsonl"))?;
         let opt = |name: &str| dir.join(name).exists().then(|| dir.join(name));
-        let bmc = opt("bmc.jsonl").map(|p| read_jsonl(&p)).transpose()?.unwrap_or_default();
-        let cluster = opt("cluster.jsonl").map(|p| read_jsonl(&p)).transpose()?.unwrap_or_default();
+        let bmc = opt("bmc.jsonl")
+            .map(|p| read_jsonl(&p))
+            .transpose()?
+            .unwrap_or_default();
+        let cluster = opt("cluster.jsonl")
+            .map(|p| read_jsonl(&p))
+            .transpose()?
+            .unwrap_or_default();
         let params = match opt("params.json") {
             Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
             None => CheckParams::default(),
@@ -76,7 +102,11 @@ impl RunData {
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "log") {
-                    let name = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+                    let name = path
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string();
                     let bytes = std::fs::read(&path)?;
                     logs.insert(name, String::from_utf8_lossy(&bytes).into_owned());
                 }

@@ -26,7 +26,13 @@ impl Checker for TakeoverChecker {
             .iter()
             .filter(|o| o.process == Process::Nemesis && o.f == "kill")
             .filter(|o| o.value.get("phase").and_then(Value::as_str) != Some("end"))
-            .filter_map(|o| Some((o.time, o.value.get("member")?.as_str()?.to_string(), o.index)))
+            .filter_map(|o| {
+                Some((
+                    o.time,
+                    o.value.get("member")?.as_str()?.to_string(),
+                    o.index,
+                ))
+            })
             .collect();
         let (mut measured, mut undecided, mut worst) = (0usize, 0usize, 0u64);
         for (t_kill, member, index) in &kills {
@@ -36,8 +42,15 @@ impl Checker for TakeoverChecker {
                     last_before.insert(e.system.as_str(), m);
                 }
             }
-            for system in last_before.iter().filter(|(_, m)| *m == member).map(|(s, _)| *s) {
-                let next = run.bmc.iter().find(|e| e.time > *t_kill && e.system == system && e.member.is_some());
+            for system in last_before
+                .iter()
+                .filter(|(_, m)| *m == member)
+                .map(|(s, _)| *s)
+            {
+                let next = run
+                    .bmc
+                    .iter()
+                    .find(|e| e.time > *t_kill && e.system == system && e.member.is_some());
                 match next {
                     Some(e) => {
                         let latency = e.time - t_kill;
@@ -61,10 +74,15 @@ impl Checker for TakeoverChecker {
                         }
                     }
                     None if end.saturating_sub(*t_kill) > bound => r.fail(
-                        Anomaly::new("no-takeover", format!("system {system}: nobody acted on it after the kill of {member}"))
-                            .key(system)
-                            .ops(vec![*index])
-                            .at(*t_kill),
+                        Anomaly::new(
+                            "no-takeover",
+                            format!(
+                                "system {system}: nobody acted on it after the kill of {member}"
+                            ),
+                        )
+                        .key(system)
+                        .ops(vec![*index])
+                        .at(*t_kill),
                     ),
                     None => undecided += 1,
                 }
@@ -89,7 +107,8 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     fn run(bmc: Vec<BmcEvent>, end: u64) -> CheckResult {
-        let kill = Op::new(0, OpKind::Info, Process::Nemesis, "kill", 100 * MS).with_value(json!({"member": "m1", "phase": "begin", "id": 1}));
+        let kill = Op::new(0, OpKind::Info, Process::Nemesis, "kill", 100 * MS)
+            .with_value(json!({"member": "m1", "phase": "begin", "id": 1}));
         let last = Op::new(1, OpKind::Info, Process::Nemesis, "noop", end);
         let mut d = RunData::from_history(vec![kill, last]);
         d.bmc = bmc;
@@ -113,11 +132,23 @@ mod tests {
 
     #[test]
     fn slow_or_missing_takeover_fails() {
-        let r = run(vec![BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true), BmcEvent::command(1, 2_000 * MS, "s1", "m2", 9, true)], 5_000 * MS);
+        let r = run(
+            vec![
+                BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true),
+                BmcEvent::command(1, 2_000 * MS, "s1", "m2", 9, true),
+            ],
+            5_000 * MS,
+        );
         assert_eq!(r.anomalies[0].kind, "takeover-too-slow");
-        let r = run(vec![BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true)], 5_000 * MS);
+        let r = run(
+            vec![BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true)],
+            5_000 * MS,
+        );
         assert_eq!(r.anomalies[0].kind, "no-takeover");
-        let r = run(vec![BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true)], 500 * MS);
+        let r = run(
+            vec![BmcEvent::command(0, 10 * MS, "s1", "m1", 3, true)],
+            500 * MS,
+        );
         assert_eq!(r.valid, Validity::Valid, "too close to the end to tell");
         assert_eq!(r.stats["undecided"], json!(1));
     }

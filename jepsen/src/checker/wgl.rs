@@ -41,18 +41,28 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Budget {
-        Budget { max_steps: 5_000_000, max_time: Duration::from_secs(10) }
+        Budget {
+            max_steps: 5_000_000,
+            max_time: Duration::from_secs(10),
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// One witness order (history ids; info ops that were never needed are left out).
-    Linearizable { order: Vec<u64> },
+    Linearizable {
+        order: Vec<u64>,
+    },
     /// The deepest partial linearization found, and the operation whose deadline it could not
     /// get past.
-    NotLinearizable { longest_prefix: Vec<u64>, stuck: u64 },
-    Unknown { reason: String },
+    NotLinearizable {
+        longest_prefix: Vec<u64>,
+        stuck: u64,
+    },
+    Unknown {
+        reason: String,
+    },
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -169,10 +179,20 @@ pub fn check<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget) -> (Out
         }
         steps += 1;
         if steps > budget.max_steps {
-            return (Outcome::Unknown { reason: format!("step budget {} exhausted", budget.max_steps) }, steps);
+            return (
+                Outcome::Unknown {
+                    reason: format!("step budget {} exhausted", budget.max_steps),
+                },
+                steps,
+            );
         }
-        if steps % 4096 == 0 && started.elapsed() > budget.max_time {
-            return (Outcome::Unknown { reason: format!("time budget {:?} exhausted", budget.max_time) }, steps);
+        if steps.is_multiple_of(4096) && started.elapsed() > budget.max_time {
+            return (
+                Outcome::Unknown {
+                    reason: format!("time budget {:?} exhausted", budget.max_time),
+                },
+                steps,
+            );
         }
         if entry != NIL && ev.is_call[entry] {
             let i = ev.op[entry];
@@ -194,10 +214,20 @@ pub fn check<M: Model>(model: &M, ops: &[LinOp<M::Op>], budget: &Budget) -> (Out
             // A return whose operation is not yet linearized (or the end of the list, which
             // cannot be reached while a required op remains): backtrack.
             if entry != NIL && stack.len() >= best.0 {
-                best = (stack.len(), stack.iter().map(|(n, _)| ops[ev.op[*n]].id).collect(), ops[ev.op[entry]].id);
+                best = (
+                    stack.len(),
+                    stack.iter().map(|(n, _)| ops[ev.op[*n]].id).collect(),
+                    ops[ev.op[entry]].id,
+                );
             }
             let Some((call, prev_state)) = stack.pop() else {
-                return (Outcome::NotLinearizable { longest_prefix: best.1, stuck: best.2 }, steps);
+                return (
+                    Outcome::NotLinearizable {
+                        longest_prefix: best.1,
+                        stuck: best.2,
+                    },
+                    steps,
+                );
             };
             let i = ev.op[call];
             state = prev_state;
@@ -243,27 +273,52 @@ mod tests {
 
     #[test]
     fn concurrent_reads_may_see_either_side() {
-        let h = [op(0, 0, Some(10), C::Inc), op(1, 1, Some(2), C::Read(1)), op(2, 3, Some(4), C::Read(0))];
+        let h = [
+            op(0, 0, Some(10), C::Inc),
+            op(1, 1, Some(2), C::Read(1)),
+            op(2, 3, Some(4), C::Read(0)),
+        ];
         // read 1 then read 0 without any decrement: impossible.
         let (o, _) = check(&Counter, &h, &Budget::default());
         assert!(matches!(o, Outcome::NotLinearizable { .. }), "{o:?}");
-        let h = [op(0, 0, Some(10), C::Inc), op(1, 1, Some(2), C::Read(0)), op(2, 3, Some(4), C::Read(1))];
+        let h = [
+            op(0, 0, Some(10), C::Inc),
+            op(1, 1, Some(2), C::Read(0)),
+            op(2, 3, Some(4), C::Read(1)),
+        ];
         let (o, _) = check(&Counter, &h, &Budget::default());
-        assert_eq!(o, Outcome::Linearizable { order: vec![1, 0, 2] });
+        assert_eq!(
+            o,
+            Outcome::Linearizable {
+                order: vec![1, 0, 2]
+            }
+        );
     }
 
     #[test]
     fn info_ops_are_optional_and_open_ended() {
         // An info increment invoked before a read that sees 1: fine. Seen 2: impossible.
         let h = [op(0, 0, None, C::Inc), op(1, 5, Some(6), C::Read(1))];
-        assert!(matches!(check(&Counter, &h, &Budget::default()).0, Outcome::Linearizable { .. }));
+        assert!(matches!(
+            check(&Counter, &h, &Budget::default()).0,
+            Outcome::Linearizable { .. }
+        ));
         let h = [op(0, 0, None, C::Inc), op(1, 5, Some(6), C::Read(0))];
-        assert!(matches!(check(&Counter, &h, &Budget::default()).0, Outcome::Linearizable { .. }));
+        assert!(matches!(
+            check(&Counter, &h, &Budget::default()).0,
+            Outcome::Linearizable { .. }
+        ));
         let h = [op(0, 0, None, C::Inc), op(1, 5, Some(6), C::Read(2))];
-        assert!(matches!(check(&Counter, &h, &Budget::default()).0, Outcome::NotLinearizable { stuck: 1, .. }));
+        assert!(matches!(
+            check(&Counter, &h, &Budget::default()).0,
+            Outcome::NotLinearizable { stuck: 1, .. }
+        ));
         // An info op cannot take effect before it was invoked.
         let h = [op(0, 0, Some(1), C::Read(1)), op(1, 5, None, C::Inc)];
-        assert!(matches!(check(&Counter, &h, &Budget::default()).0, Outcome::NotLinearizable { .. }));
+        assert!(matches!(
+            check(&Counter, &h, &Budget::default()).0,
+            Outcome::NotLinearizable { .. }
+        ));
     }
 
     #[test]
@@ -272,8 +327,17 @@ mod tests {
         // steps.
         let mut h: Vec<LinOp<C>> = (0..12).map(|i| op(i, 0, Some(100), C::Inc)).collect();
         h.push(op(12, 0, Some(100), C::Read(12)));
-        let tiny = Budget { max_steps: 5, max_time: Duration::from_secs(10) };
-        assert!(matches!(check(&Counter, &h, &tiny).0, Outcome::Unknown { .. }));
-        assert!(matches!(check(&Counter, &h, &Budget::default()).0, Outcome::Linearizable { .. }));
+        let tiny = Budget {
+            max_steps: 5,
+            max_time: Duration::from_secs(10),
+        };
+        assert!(matches!(
+            check(&Counter, &h, &tiny).0,
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            check(&Counter, &h, &Budget::default()).0,
+            Outcome::Linearizable { .. }
+        ));
     }
 }

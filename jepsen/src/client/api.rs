@@ -26,19 +26,36 @@ pub struct Outcome {
 pub fn classify(result: &Result<HttpResponse, CallError>, read_only: bool) -> Outcome {
     match result {
         Ok(r) => {
-            let body = r.json().unwrap_or_else(|| Value::String(String::from_utf8_lossy(&r.body).into_owned()));
+            let body = r
+                .json()
+                .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&r.body).into_owned()));
             let kind = match r.status {
                 200..=299 => OpKind::Ok,
                 _ if read_only => OpKind::Fail,
                 400..=499 if r.status != 408 => OpKind::Fail,
                 _ => OpKind::Info,
             };
-            let error = (kind != OpKind::Ok).then(|| format!("HTTP {}: {}", r.status, error_message(&body)));
-            Outcome { kind, status: Some(r.status), body, error }
+            let error = (kind != OpKind::Ok)
+                .then(|| format!("HTTP {}: {}", r.status, error_message(&body)));
+            Outcome {
+                kind,
+                status: Some(r.status),
+                body,
+                error,
+            }
         }
-        Err(e @ CallError::NotSent(_)) => Outcome { kind: OpKind::Fail, status: None, body: Value::Null, error: Some(e.to_string()) },
+        Err(e @ CallError::NotSent(_)) => Outcome {
+            kind: OpKind::Fail,
+            status: None,
+            body: Value::Null,
+            error: Some(e.to_string()),
+        },
         Err(e @ CallError::Ambiguous(_)) => Outcome {
-            kind: if read_only { OpKind::Fail } else { OpKind::Info },
+            kind: if read_only {
+                OpKind::Fail
+            } else {
+                OpKind::Info
+            },
             status: None,
             body: Value::Null,
             error: Some(e.to_string()),
@@ -51,7 +68,10 @@ pub fn error_message(body: &Value) -> String {
     let Some(inner) = body.get("error_message") else {
         return body.to_string().chars().take(200).collect();
     };
-    let text = inner.as_str().map(str::to_string).unwrap_or_else(|| inner.to_string());
+    let text = inner
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| inner.to_string());
     match serde_json::from_str::<Value>(&text) {
         Ok(v) => v
             .get("faultstring")
@@ -73,9 +93,23 @@ impl ApiClient {
         ApiClient { http }
     }
 
-    pub async fn call(&self, addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Result<HttpResponse, CallError> {
+    pub async fn call(
+        &self,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<HttpResponse, CallError> {
         let headers = [(VERSION_HEADER, "latest"), ("accept", "application/json")];
-        self.http.request(addr, method, path, &headers, body.map(|b| b.to_string().into_bytes())).await
+        self.http
+            .request(
+                addr,
+                method,
+                path,
+                &headers,
+                body.map(|b| b.to_string().into_bytes()),
+            )
+            .await
     }
 
     /// `GET /cluster/status`.
@@ -84,39 +118,90 @@ impl ApiClient {
     }
 
     /// `POST /cluster/members {"name","peer","api"}`.
-    pub async fn add_member(&self, addr: SocketAddr, name: &str, peer: &str, api: &str) -> Result<HttpResponse, CallError> {
-        self.call(addr, "POST", "/cluster/members", Some(&json!({"name": name, "peer": peer, "api": api}))).await
+    pub async fn add_member(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+        peer: &str,
+        api: &str,
+    ) -> Result<HttpResponse, CallError> {
+        self.call(
+            addr,
+            "POST",
+            "/cluster/members",
+            Some(&json!({"name": name, "peer": peer, "api": api})),
+        )
+        .await
     }
 
     /// `DELETE /cluster/members/{name}`.
-    pub async fn remove_member(&self, addr: SocketAddr, name: &str) -> Result<HttpResponse, CallError> {
-        self.call(addr, "DELETE", &format!("/cluster/members/{name}"), None).await
+    pub async fn remove_member(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+    ) -> Result<HttpResponse, CallError> {
+        self.call(addr, "DELETE", &format!("/cluster/members/{name}"), None)
+            .await
     }
 
-    pub async fn create_node(&self, addr: SocketAddr, node: &Value) -> Result<HttpResponse, CallError> {
+    pub async fn create_node(
+        &self,
+        addr: SocketAddr,
+        node: &Value,
+    ) -> Result<HttpResponse, CallError> {
         self.call(addr, "POST", "/v1/nodes", Some(node)).await
     }
 
     pub async fn get_node(&self, addr: SocketAddr, ident: &str) -> Result<HttpResponse, CallError> {
-        self.call(addr, "GET", &format!("/v1/nodes/{ident}"), None).await
+        self.call(addr, "GET", &format!("/v1/nodes/{ident}"), None)
+            .await
     }
 
     pub async fn list_nodes(&self, addr: SocketAddr) -> Result<HttpResponse, CallError> {
-        self.call(addr, "GET", "/v1/nodes?fields=uuid,name&limit=1000", None).await
+        self.call(addr, "GET", "/v1/nodes?fields=uuid,name&limit=1000", None)
+            .await
     }
 
-    pub async fn patch_node(&self, addr: SocketAddr, ident: &str, patch: &Value) -> Result<HttpResponse, CallError> {
-        self.call(addr, "PATCH", &format!("/v1/nodes/{ident}"), Some(patch)).await
+    pub async fn patch_node(
+        &self,
+        addr: SocketAddr,
+        ident: &str,
+        patch: &Value,
+    ) -> Result<HttpResponse, CallError> {
+        self.call(addr, "PATCH", &format!("/v1/nodes/{ident}"), Some(patch))
+            .await
     }
 
     /// `PUT /v1/nodes/{id}/states/provision {"target": verb}`.
-    pub async fn set_provision(&self, addr: SocketAddr, ident: &str, target: &str) -> Result<HttpResponse, CallError> {
-        self.call(addr, "PUT", &format!("/v1/nodes/{ident}/states/provision"), Some(&json!({"target": target}))).await
+    pub async fn set_provision(
+        &self,
+        addr: SocketAddr,
+        ident: &str,
+        target: &str,
+    ) -> Result<HttpResponse, CallError> {
+        self.call(
+            addr,
+            "PUT",
+            &format!("/v1/nodes/{ident}/states/provision"),
+            Some(&json!({"target": target})),
+        )
+        .await
     }
 
     /// `PUT /v1/nodes/{id}/states/power {"target": "power on"|"power off"|"rebooting"}`.
-    pub async fn set_power(&self, addr: SocketAddr, ident: &str, target: &str) -> Result<HttpResponse, CallError> {
-        self.call(addr, "PUT", &format!("/v1/nodes/{ident}/states/power"), Some(&json!({"target": target}))).await
+    pub async fn set_power(
+        &self,
+        addr: SocketAddr,
+        ident: &str,
+        target: &str,
+    ) -> Result<HttpResponse, CallError> {
+        self.call(
+            addr,
+            "PUT",
+            &format!("/v1/nodes/{ident}/states/power"),
+            Some(&json!({"target": target})),
+        )
+        .await
     }
 }
 
@@ -125,7 +210,11 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, body: &str) -> Result<HttpResponse, CallError> {
-        Ok(HttpResponse { status, headers: Default::default(), body: bytes::Bytes::from(body.to_string()) })
+        Ok(HttpResponse {
+            status,
+            headers: Default::default(),
+            body: bytes::Bytes::from(body.to_string()),
+        })
     }
 
     #[test]
@@ -138,8 +227,17 @@ mod tests {
         assert_eq!(classify(&resp(400, "{}"), false).kind, OpKind::Fail);
         assert_eq!(classify(&resp(503, "{}"), false).kind, OpKind::Info);
         assert_eq!(classify(&resp(503, "{}"), true).kind, OpKind::Fail);
-        assert_eq!(classify(&Err(CallError::NotSent("refused".into())), false).kind, OpKind::Fail);
-        assert_eq!(classify(&Err(CallError::Ambiguous("timeout".into())), false).kind, OpKind::Info);
-        assert_eq!(classify(&Err(CallError::Ambiguous("timeout".into())), true).kind, OpKind::Fail);
+        assert_eq!(
+            classify(&Err(CallError::NotSent("refused".into())), false).kind,
+            OpKind::Fail
+        );
+        assert_eq!(
+            classify(&Err(CallError::Ambiguous("timeout".into())), false).kind,
+            OpKind::Info
+        );
+        assert_eq!(
+            classify(&Err(CallError::Ambiguous("timeout".into())), true).kind,
+            OpKind::Fail
+        );
     }
 }

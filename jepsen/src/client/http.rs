@@ -26,9 +26,11 @@ impl Connector {
             Connector::Plain => TcpStream::connect(addr).await,
             Connector::Netns(path) => {
                 let path = path.clone();
-                let std_sock = tokio::task::spawn_blocking(move || crate::nemesis::netns::socket_in(&path, addr))
-                    .await
-                    .map_err(std::io::Error::other)??;
+                let std_sock = tokio::task::spawn_blocking(move || {
+                    crate::nemesis::netns::socket_in(&path, addr)
+                })
+                .await
+                .map_err(std::io::Error::other)??;
                 let sock = tokio::net::TcpSocket::from_std_stream(std_sock);
                 sock.connect(addr).await
             }
@@ -75,7 +77,11 @@ pub struct HttpClient {
 
 impl Default for HttpClient {
     fn default() -> Self {
-        HttpClient { connector: Connector::Plain, connect_timeout: Duration::from_millis(500), timeout: Duration::from_secs(2) }
+        HttpClient {
+            connector: Connector::Plain,
+            connect_timeout: Duration::from_millis(500),
+            timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -89,13 +95,17 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<HttpResponse, CallError> {
-        let stream = match tokio::time::timeout(self.connect_timeout, self.connector.connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(CallError::NotSent(format!("connect {addr}: {e}"))),
-            Err(_) => return Err(CallError::NotSent(format!("connect {addr}: timed out"))),
-        };
+        let stream =
+            match tokio::time::timeout(self.connect_timeout, self.connector.connect(addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(CallError::NotSent(format!("connect {addr}: {e}"))),
+                Err(_) => return Err(CallError::NotSent(format!("connect {addr}: timed out"))),
+            };
         let _ = stream.set_nodelay(true);
-        let mut req = Request::builder().method(method).uri(path).header("host", addr.to_string());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -111,12 +121,23 @@ impl HttpClient {
                 .map_err(|e| CallError::Ambiguous(format!("handshake: {e}")))?;
             let conn_task = tokio::spawn(conn);
             let result = async {
-                let resp = sender.send_request(req).await.map_err(|e| CallError::Ambiguous(format!("send: {e}")))?;
+                let resp = sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| CallError::Ambiguous(format!("send: {e}")))?;
                 let status = resp.status().as_u16();
                 let headers = resp.headers().clone();
-                let body =
-                    resp.into_body().collect().await.map_err(|e| CallError::Ambiguous(format!("read body: {e}")))?.to_bytes();
-                Ok(HttpResponse { status, headers, body })
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| CallError::Ambiguous(format!("read body: {e}")))?
+                    .to_bytes();
+                Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                })
             }
             .await;
             conn_task.abort();
@@ -124,7 +145,10 @@ impl HttpClient {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
-            Err(_) => Err(CallError::Ambiguous(format!("timed out after {:?}", self.timeout))),
+            Err(_) => Err(CallError::Ambiguous(format!(
+                "timed out after {:?}",
+                self.timeout
+            ))),
         }
     }
 }

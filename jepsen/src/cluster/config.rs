@@ -76,8 +76,15 @@ mod tests {
     #[test]
     fn unsafe_section_only_when_asked() {
         assert!(!test_config_toml(&UnsafeSwitches::default(), false).contains("unsafe_test"));
-        assert!(test_config_toml(&UnsafeSwitches::default(), true).contains("allow-insecure-noauth = true"));
-        let t = test_config_toml(&UnsafeSwitches { stale_reads: true, ..Default::default() }, false);
+        assert!(test_config_toml(&UnsafeSwitches::default(), true)
+            .contains("allow-insecure-noauth = true"));
+        let t = test_config_toml(
+            &UnsafeSwitches {
+                stale_reads: true,
+                ..Default::default()
+            },
+            false,
+        );
         assert!(t.contains("[unsafe_test]\nno_fsync = false\nstale_reads = true"));
     }
 }

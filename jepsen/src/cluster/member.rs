@@ -43,7 +43,14 @@ pub fn proxy_plan(n: usize, base_port: u16, run_dir: &std::path::Path) -> Vec<Me
         .map(|i| {
             let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11 + i as u8));
             let port = |k: u16| base_port + 10 * i as u16 + k;
-            spec(i, run_dir, SocketAddr::new(ip, port(0)), SocketAddr::new(ip, port(1)), SocketAddr::new(ip, port(2)), None)
+            spec(
+                i,
+                run_dir,
+                SocketAddr::new(ip, port(0)),
+                SocketAddr::new(ip, port(1)),
+                SocketAddr::new(ip, port(2)),
+                None,
+            )
         })
         .collect()
 }
@@ -54,12 +61,26 @@ pub fn netns_plan(net: &NetnsNet, run_dir: &std::path::Path) -> Vec<MemberSpec> 
         .map(|i| {
             let ip = IpAddr::V4(NetnsNet::member_ip(i));
             let peer = SocketAddr::new(ip, 6386);
-            spec(i, run_dir, SocketAddr::new(ip, 6385), peer, peer, Some(NetnsNet::ns_path(&net.member_ns(i))))
+            spec(
+                i,
+                run_dir,
+                SocketAddr::new(ip, 6385),
+                peer,
+                peer,
+                Some(NetnsNet::ns_path(&net.member_ns(i))),
+            )
         })
         .collect()
 }
 
-fn spec(i: usize, run_dir: &std::path::Path, api: SocketAddr, peer: SocketAddr, advertised_peer: SocketAddr, netns: Option<PathBuf>) -> MemberSpec {
+fn spec(
+    i: usize,
+    run_dir: &std::path::Path,
+    api: SocketAddr,
+    peer: SocketAddr,
+    advertised_peer: SocketAddr,
+    netns: Option<PathBuf>,
+) -> MemberSpec {
     let name = format!("m{}", i + 1);
     MemberSpec {
         index: i,

@@ -28,10 +28,17 @@ const POLL: Duration = Duration::from_millis(200);
 pub fn ferric_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
-        None => std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target")).join("debug").join("ferric"),
+        None => std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target"))
+            .join("debug")
+            .join("ferric"),
     };
     if !path.is_file() {
-        bail!("{} not found: build it (cargo build --bin ferric) or pass --ferric-bin", path.display());
+        bail!(
+            "{} not found: build it (cargo build --bin ferric) or pass --ferric-bin",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -55,7 +62,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(specs: Vec<MemberSpec>, bin: PathBuf, serve_args: Vec<String>, clock: RunClock, events_path: &Path) -> Result<Cluster> {
+    pub fn new(
+        specs: Vec<MemberSpec>,
+        bin: PathBuf,
+        serve_args: Vec<String>,
+        clock: RunClock,
+        events_path: &Path,
+    ) -> Result<Cluster> {
         for s in &specs {
             std::fs::create_dir_all(&s.data_dir)?;
             for p in [&s.log, &s.clock_offset_file] {
@@ -77,8 +90,22 @@ impl Cluster {
         })
     }
 
-    fn event(&self, i: usize, event: &str, pid: Option<u32>, status: Option<String>, expected: bool) {
-        let e = ClusterEvent { time: self.clock.now_ns(), member: self.specs[i].name.clone(), event: event.into(), pid, status, expected };
+    fn event(
+        &self,
+        i: usize,
+        event: &str,
+        pid: Option<u32>,
+        status: Option<String>,
+        expected: bool,
+    ) {
+        let e = ClusterEvent {
+            time: self.clock.now_ns(),
+            member: self.specs[i].name.clone(),
+            event: event.into(),
+            pid,
+            status,
+            expected,
+        };
         if let Err(err) = self.events.lock().expect("events").append(&e) {
             eprintln!("cluster.jsonl: {err:#}");
         }
@@ -128,8 +155,18 @@ impl Cluster {
         }
         let s = self.specs[i].clone();
         let args = self.command_line(i, join);
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&s.log).with_context(|| format!("open {}", s.log.display()))?;
-        writeln!(log, "==== ferric-jepsen: t={:.3}s start {} {}", self.clock.now_ns() as f64 / 1e9, self.bin.display(), args.join(" "))?;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&s.log)
+            .with_context(|| format!("open {}", s.log.display()))?;
+        writeln!(
+            log,
+            "==== ferric-jepsen: t={:.3}s start {} {}",
+            self.clock.now_ns() as f64 / 1e9,
+            self.bin.display(),
+            args.join(" ")
+        )?;
         let mut cmd = Command::new(&self.bin);
         cmd.args(&args)
             .stdin(Stdio::null())
@@ -139,26 +176,40 @@ impl Cluster {
             .env("FERRIC_TEST_CLOCK_OFFSET_FILE", &s.clock_offset_file)
             .kill_on_drop(true);
         if let Some(ft) = &s.faketime_file {
-            let clock = FakeClock { library: PathBuf::from(crate::nemesis::faketime::DEBIAN_LIBFAKETIME), timestamp_file: ft.clone() };
+            let clock = FakeClock {
+                library: PathBuf::from(crate::nemesis::faketime::DEBIAN_LIBFAKETIME),
+                timestamp_file: ft.clone(),
+            };
             cmd.envs(clock.env());
         }
         if let Some(ns) = &s.netns {
             netns::enter_in_child(&mut cmd, ns)?;
         }
-        let child = cmd.spawn().with_context(|| format!("spawn {}", self.bin.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("spawn {}", self.bin.display()))?;
         let pid = child.id().context("child pid")?;
-        self.running[i] = Some(Running { child, pid, expect_exit: false, paused: false });
+        self.running[i] = Some(Running {
+            child,
+            pid,
+            expect_exit: false,
+            paused: false,
+        });
         self.event(i, "spawn", Some(pid), None, true);
         Ok(pid)
     }
 
     /// `kill -9` and reap.
     pub async fn kill(&mut self, i: usize) -> Result<()> {
-        let Some(mut r) = self.running[i].take() else { bail!("{} not running", self.specs[i].name) };
+        let Some(mut r) = self.running[i].take() else {
+            bail!("{} not running", self.specs[i].name)
+        };
         r.expect_exit = true;
         signal::send(r.pid, Signal::Kill)?;
         self.event(i, "kill", Some(r.pid), None, true);
-        let status = tokio::time::timeout(EXIT_WAIT, r.child.wait()).await.context("reap after SIGKILL")??;
+        let status = tokio::time::timeout(EXIT_WAIT, r.child.wait())
+            .await
+            .context("reap after SIGKILL")??;
         self.event(i, "exit", Some(r.pid), Some(describe(&status)), true);
         Ok(())
     }
@@ -210,7 +261,9 @@ impl Cluster {
     /// SIGCONT, then SIGTERM every member, SIGKILL what is left after the wait.
     pub async fn stop_all(&mut self) {
         for i in 0..self.running.len() {
-            let Some(mut r) = self.running[i].take() else { continue };
+            let Some(mut r) = self.running[i].take() else {
+                continue;
+            };
             r.expect_exit = true;
             let _ = signal::send(r.pid, Signal::Cont);
             let _ = signal::send(r.pid, Signal::Term);
@@ -231,17 +284,34 @@ impl Cluster {
 
     /// Polls `GET /cluster/status` on member `via` until it names a leader and lists exactly
     /// `expected` (by name), or the deadline passes. Returns the last status.
-    pub async fn wait_healthy(&mut self, api: &ApiClient, via: usize, expected: &[String], deadline: Duration) -> Result<Value> {
+    pub async fn wait_healthy(
+        &mut self,
+        api: &ApiClient,
+        via: usize,
+        expected: &[String],
+        deadline: Duration,
+    ) -> Result<Value> {
         let until = Instant::now() + deadline;
         let mut last = Value::Null;
         loop {
             let crashed = self.reap_unexpected();
             if !self.is_running(via) {
-                bail!("{} is not running (crashed: {crashed:?}); see {}", self.specs[via].name, self.specs[via].log.display());
+                bail!(
+                    "{} is not running (crashed: {crashed:?}); see {}",
+                    self.specs[via].name,
+                    self.specs[via].log.display()
+                );
             }
             if let Ok(r) = api.cluster_status(self.specs[via].api).await {
                 if let Some(v) = r.json().filter(|_| r.status == 200) {
-                    let mut names: Vec<String> = v["members"].as_array().map(|a| a.iter().filter_map(|m| m["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+                    let mut names: Vec<String> = v["members"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|m| m["name"].as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     names.sort();
                     let mut want = expected.to_vec();
                     want.sort();
@@ -287,7 +357,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bin = fake_ferric(dir.path());
         let specs = proxy_plan(2, 27900, dir.path());
-        let mut c = Cluster::new(specs, bin, vec!["--test-timeouts".into()], RunClock::start(), &dir.path().join("cluster.jsonl")).unwrap();
+        let mut c = Cluster::new(
+            specs,
+            bin,
+            vec!["--test-timeouts".into()],
+            RunClock::start(),
+            &dir.path().join("cluster.jsonl"),
+        )
+        .unwrap();
         let line = c.command_line(1, Some("127.0.0.11:27902".parse().unwrap()));
         assert_eq!(
             line.join(" "),
@@ -315,13 +392,27 @@ mod tests {
         assert_eq!(crashed, vec!["m2".to_string()]);
         c.start(0, None).unwrap();
         c.stop_all().await;
-        let kinds: Vec<(String, String, bool)> = c.events().iter().map(|e| (e.member.clone(), e.event.clone(), e.expected)).collect();
-        assert!(kinds.contains(&("m2".into(), "exit".into(), false)), "{kinds:?}");
+        let kinds: Vec<(String, String, bool)> = c
+            .events()
+            .iter()
+            .map(|e| (e.member.clone(), e.event.clone(), e.expected))
+            .collect();
+        assert!(
+            kinds.contains(&("m2".into(), "exit".into(), false)),
+            "{kinds:?}"
+        );
         assert!(kinds.contains(&("m1".into(), "exit".into(), true)));
-        assert_eq!(crate::history::read_jsonl::<ClusterEvent>(&dir.path().join("cluster.jsonl")).unwrap(), c.events());
+        assert_eq!(
+            crate::history::read_jsonl::<ClusterEvent>(&dir.path().join("cluster.jsonl")).unwrap(),
+            c.events()
+        );
         let log = std::fs::read_to_string(dir.path().join("logs/m1.log")).unwrap();
         assert!(log.contains("fake ferric serve --name m1"), "{log}");
-        assert_eq!(log.matches("==== ferric-jepsen").count(), 2, "restarts append");
+        assert_eq!(
+            log.matches("==== ferric-jepsen").count(),
+            2,
+            "restarts append"
+        );
         assert!(ferric_binary(Some(&dir.path().join("nope"))).is_err());
     }
 }

@@ -60,7 +60,10 @@ pub fn pair_ops(history: &[Op]) -> (Vec<OpPair>, Vec<String>) {
         match op.kind {
             OpKind::Invoke => {
                 if retired.contains(&op.process) {
-                    problems.push(format!("op {}: process {} reused after info", op.index, op.process));
+                    problems.push(format!(
+                        "op {}: process {} reused after info",
+                        op.index, op.process
+                    ));
                 }
                 if let Some(prev) = open.insert(op.process, pairs.len()) {
                     problems.push(format!(
@@ -68,19 +71,28 @@ pub fn pair_ops(history: &[Op]) -> (Vec<OpPair>, Vec<String>) {
                         op.index, op.process, pairs[prev].invoke.index
                     ));
                 }
-                pairs.push(OpPair { invoke: op.clone(), completion: None });
+                pairs.push(OpPair {
+                    invoke: op.clone(),
+                    completion: None,
+                });
             }
             kind => match open.remove(&op.process) {
                 Some(i) => {
                     if pairs[i].invoke.f != op.f {
-                        problems.push(format!("op {}: completes {} with f={}", op.index, pairs[i].invoke.index, op.f));
+                        problems.push(format!(
+                            "op {}: completes {} with f={}",
+                            op.index, pairs[i].invoke.index, op.f
+                        ));
                     }
                     if kind == OpKind::Info {
                         retired.insert(op.process);
                     }
                     pairs[i].completion = Some(op.clone());
                 }
-                None => problems.push(format!("op {}: completion without invocation (process {})", op.index, op.process)),
+                None => problems.push(format!(
+                    "op {}: completion without invocation (process {})",
+                    op.index, op.process
+                )),
             },
         }
     }
@@ -111,7 +123,11 @@ mod tests {
         assert_eq!(pairs[0].end(), Some(2));
         assert_eq!(pairs[1].kind(), OpKind::Info);
         assert_eq!(pairs[1].end(), None);
-        assert_eq!(pairs[2].kind(), OpKind::Info, "no completion counts as info");
+        assert_eq!(
+            pairs[2].kind(),
+            OpKind::Info,
+            "no completion counts as info"
+        );
 
         let bad = vec![
             op(0, OpKind::Invoke, 0, 0),

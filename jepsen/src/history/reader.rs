@@ -37,7 +37,14 @@ mod tests {
         let path = dir.path().join("history.jsonl");
         let mut w = JsonlWriter::create(&path).unwrap();
         for i in 0..3 {
-            w.append(&Op::new(i, OpKind::Invoke, Process::Client(0), "read", i * 10)).unwrap();
+            w.append(&Op::new(
+                i,
+                OpKind::Invoke,
+                Process::Client(0),
+                "read",
+                i * 10,
+            ))
+            .unwrap();
         }
         assert_eq!(w.lines(), 3);
         drop(w);

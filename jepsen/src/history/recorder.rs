@@ -33,7 +33,14 @@ impl Recorder {
     /// A recorder that writes to `path` (if given) and keeps every op in memory.
     pub fn new(clock: RunClock, path: Option<&Path>) -> anyhow::Result<Recorder> {
         let writer = path.map(JsonlWriter::create).transpose()?;
-        Ok(Recorder { clock, inner: Mutex::new(Inner { writer, ops: Vec::new(), write_error: None }) })
+        Ok(Recorder {
+            clock,
+            inner: Mutex::new(Inner {
+                writer,
+                ops: Vec::new(),
+                write_error: None,
+            }),
+        })
     }
 
     pub fn clock(&self) -> RunClock {
@@ -53,7 +60,14 @@ impl Recorder {
     }
 
     /// Records an invocation; the returned handle completes it.
-    pub fn invoke(&self, process: Process, f: &str, key: Option<&str>, value: Value, node: Option<&str>) -> Invocation {
+    pub fn invoke(
+        &self,
+        process: Process,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+        node: Option<&str>,
+    ) -> Invocation {
         let time = self.clock.now_ns();
         let op = self.push(Op {
             index: 0,
@@ -68,11 +82,24 @@ impl Recorder {
             latency_ns: None,
             error: None,
         });
-        Invocation { index: op.index, process, f: op.f, key: op.key, node: op.node, time }
+        Invocation {
+            index: op.index,
+            process,
+            f: op.f,
+            key: op.key,
+            node: op.node,
+            time,
+        }
     }
 
     /// Records the completion of `inv`.
-    pub fn complete(&self, inv: &Invocation, kind: OpKind, value: Value, error: Option<String>) -> Op {
+    pub fn complete(
+        &self,
+        inv: &Invocation,
+        kind: OpKind,
+        value: Value,
+        error: Option<String>,
+    ) -> Op {
         assert_ne!(kind, OpKind::Invoke, "a completion is ok, fail or info");
         let time = self.clock.now_ns();
         self.push(Op {
@@ -115,7 +142,11 @@ impl Recorder {
 
     /// The first write error, if the history file could not be written.
     pub fn write_error(&self) -> Option<String> {
-        self.inner.lock().expect("recorder lock").write_error.clone()
+        self.inner
+            .lock()
+            .expect("recorder lock")
+            .write_error
+            .clone()
     }
 }
 

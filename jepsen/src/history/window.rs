@@ -24,13 +24,40 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     let mut open: BTreeMap<u64, FaultWindow> = BTreeMap::new();
     let mut out = Vec::new();
     for op in history.iter().filter(|o| o.process == Process::Nemesis) {
-        let fault = op.value.get("fault").and_then(Value::as_str).unwrap_or(&op.f).to_string();
+        let fault = op
+            .value
+            .get("fault")
+            .and_then(Value::as_str)
+            .unwrap_or(&op.f)
+            .to_string();
         // Ops without an id (instants) get one outside the schedule's range.
-        let id = op.value.get("id").and_then(Value::as_u64).unwrap_or(u64::from(u32::MAX) + op.index);
-        let label = op.value.get("label").and_then(Value::as_str).map_or_else(|| fault.clone(), str::to_string);
-        match op.value.get("phase").and_then(Value::as_str).unwrap_or("instant") {
+        let id = op
+            .value
+            .get("id")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::from(u32::MAX) + op.index);
+        let label = op
+            .value
+            .get("label")
+            .and_then(Value::as_str)
+            .map_or_else(|| fault.clone(), str::to_string);
+        match op
+            .value
+            .get("phase")
+            .and_then(Value::as_str)
+            .unwrap_or("instant")
+        {
             "begin" => {
-                open.insert(id, FaultWindow { id, fault, label, start: op.time, end: None });
+                open.insert(
+                    id,
+                    FaultWindow {
+                        id,
+                        fault,
+                        label,
+                        start: op.time,
+                        end: None,
+                    },
+                );
             }
             "end" => {
                 if let Some(mut w) = open.remove(&id) {
@@ -38,7 +65,13 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
                     out.push(w);
                 }
             }
-            _ => out.push(FaultWindow { id, fault, label, start: op.time, end: Some(op.time) }),
+            _ => out.push(FaultWindow {
+                id,
+                fault,
+                label,
+                start: op.time,
+                end: Some(op.time),
+            }),
         }
     }
     out.extend(open.into_values());
@@ -56,14 +89,29 @@ mod tests {
     fn matches_begin_and_end_by_id() {
         let n = |i, t, v| Op::new(i, OpKind::Info, Process::Nemesis, "nemesis", t).with_value(v);
         let h = vec![
-            n(0, 10, json!({"fault": "partition", "phase": "begin", "id": 1, "label": "halves"})),
+            n(
+                0,
+                10,
+                json!({"fault": "partition", "phase": "begin", "id": 1, "label": "halves"}),
+            ),
             n(1, 15, json!({"fault": "kill", "phase": "begin", "id": 2})),
-            n(2, 20, json!({"fault": "partition", "phase": "end", "id": 1})),
-            n(3, 25, json!({"fault": "member-add", "phase": "instant", "id": 3})),
+            n(
+                2,
+                20,
+                json!({"fault": "partition", "phase": "end", "id": 1}),
+            ),
+            n(
+                3,
+                25,
+                json!({"fault": "member-add", "phase": "instant", "id": 3}),
+            ),
         ];
         let w = fault_windows(&h);
         assert_eq!(w.len(), 3);
-        assert_eq!((w[0].label.as_str(), w[0].start, w[0].end), ("halves", 10, Some(20)));
+        assert_eq!(
+            (w[0].label.as_str(), w[0].start, w[0].end),
+            ("halves", 10, Some(20))
+        );
         assert_eq!((w[1].fault.as_str(), w[1].end), ("kill", None));
         assert_eq!(w[2].end, Some(25));
     }

@@ -16,7 +16,11 @@ impl Worker {
     /// Worker `id` of `concurrency` workers (`id < concurrency`).
     pub fn new(id: u64, concurrency: u64) -> Worker {
         assert!(id < concurrency, "worker {id} of {concurrency}");
-        Worker { id, concurrency, process: id }
+        Worker {
+            id,
+            concurrency,
+            process: id,
+        }
     }
 
     pub fn process(&self) -> Process {

@@ -22,13 +22,19 @@ impl JsonlWriter {
             .truncate(true)
             .open(path)
             .with_context(|| format!("create {}", path.display()))?;
-        Ok(JsonlWriter { path: path.to_path_buf(), out: BufWriter::new(file), lines: 0 })
+        Ok(JsonlWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            lines: 0,
+        })
     }
 
     pub fn append<T: Serialize>(&mut self, item: &T) -> Result<()> {
         serde_json::to_writer(&mut self.out, item).context("encode history line")?;
         self.out.write_all(b"\n")?;
-        self.out.flush().with_context(|| format!("write {}", self.path.display()))?;
+        self.out
+            .flush()
+            .with_context(|| format!("write {}", self.path.display()))?;
         self.lines += 1;
         Ok(())
     }

@@ -41,7 +41,10 @@ impl Nemesis<'_> {
     fn record(&self, f: &str, id: usize, phase: &str, fault: &Fault, extra: Value) {
         let names = names(self.cluster);
         let member = match fault {
-            Fault::Kill { member } | Fault::Pause { member } | Fault::Clock { member, .. } | Fault::Member { member } => Some(names[*member].clone()),
+            Fault::Kill { member }
+            | Fault::Pause { member }
+            | Fault::Clock { member, .. }
+            | Fault::Member { member } => Some(names[*member].clone()),
             _ => None,
         };
         let mut v = json!({"fault": fault.class().as_str(), "phase": phase, "id": id, "label": fault.label(&names), "member": member, "detail": fault});
@@ -57,7 +60,10 @@ impl Nemesis<'_> {
             let next = (Instant::now() + REAP_EVERY).min(until);
             tokio::time::sleep_until(next).await;
             for name in self.cluster.reap_unexpected() {
-                self.recorder.nemesis("crash", json!({"fault": "crash", "phase": "instant", "member": name}));
+                self.recorder.nemesis(
+                    "crash",
+                    json!({"fault": "crash", "phase": "instant", "member": name}),
+                );
             }
         }
     }
@@ -66,27 +72,47 @@ impl Nemesis<'_> {
         let s = &self.cluster.specs[member];
         std::fs::write(&s.clock_offset_file, format!("{offset_ms}\n"))?;
         if let Some(ft) = &s.faketime_file {
-            FakeClock { library: std::path::PathBuf::from(super::faketime::DEBIAN_LIBFAKETIME), timestamp_file: ft.clone() }.set_offset_ms(offset_ms)?;
+            FakeClock {
+                library: std::path::PathBuf::from(super::faketime::DEBIAN_LIBFAKETIME),
+                timestamp_file: ft.clone(),
+            }
+            .set_offset_ms(offset_ms)?;
         }
         Ok(())
     }
 
     /// A member other than `not` that is running and not paused.
     fn other(&self, not: usize) -> Option<usize> {
-        (0..self.cluster.specs.len()).find(|&i| i != not && self.cluster.is_running(i) && !self.cluster.is_paused(i) && !self.removed.contains(&i))
+        (0..self.cluster.specs.len()).find(|&i| {
+            i != not
+                && self.cluster.is_running(i)
+                && !self.cluster.is_paused(i)
+                && !self.removed.contains(&i)
+        })
     }
 
     async fn membership(&mut self, member: usize, add: bool) -> Value {
-        let Some(via) = self.other(member) else { return json!({"result": "no member to ask"}) };
+        let Some(via) = self.other(member) else {
+            return json!({"result": "no member to ask"});
+        };
         let s = self.cluster.specs[member].clone();
         let addr = self.cluster.specs[via].api;
         let r = if add {
-            self.api.add_member(addr, &s.name, &s.advertised_peer.to_string(), &s.api.to_string()).await
+            self.api
+                .add_member(
+                    addr,
+                    &s.name,
+                    &s.advertised_peer.to_string(),
+                    &s.api.to_string(),
+                )
+                .await
         } else {
             self.api.remove_member(addr, &s.name).await
         };
         match r {
-            Ok(r) => json!({"via": self.cluster.specs[via].name, "status": r.status, "body": String::from_utf8_lossy(&r.body).chars().take(300).collect::<String>()}),
+            Ok(r) => {
+                json!({"via": self.cluster.specs[via].name, "status": r.status, "body": String::from_utf8_lossy(&r.body).chars().take(300).collect::<String>()})
+            }
             Err(e) => json!({"via": self.cluster.specs[via].name, "error": e.to_string()}),
         }
     }
@@ -103,7 +129,9 @@ impl Nemesis<'_> {
         if let Err(e) = std::fs::remove_dir_all(&dir).and_then(|_| std::fs::create_dir_all(&dir)) {
             return json!({"error": format!("wipe {}: {e}", dir.display())});
         }
-        let join = self.other(member).map_or(self.join, |via| self.cluster.specs[via].advertised_peer);
+        let join = self
+            .other(member)
+            .map_or(self.join, |via| self.cluster.specs[via].advertised_peer);
         if let Err(e) = self.cluster.start(member, Some(join)) {
             return json!({"error": format!("start: {e:#}")});
         }
@@ -118,21 +146,37 @@ impl Nemesis<'_> {
         let mut actions = Vec::new();
         let mut last_rejoin: std::collections::HashMap<usize, Instant> = Default::default();
         while Instant::now() < until {
-            let Some(via) = self.other(usize::MAX) else { break };
-            let listed: BTreeSet<String> = match self.api.cluster_status(self.cluster.specs[via].api).await {
-                Ok(r) if r.status == 200 => r
-                    .json()
-                    .and_then(|v| v["members"].as_array().map(|a| a.iter().filter_map(|m| m["name"].as_str().map(str::to_string)).collect()))
-                    .unwrap_or_default(),
-                _ => BTreeSet::new(),
+            let Some(via) = self.other(usize::MAX) else {
+                break;
             };
-            let missing: Vec<usize> = (0..self.cluster.specs.len()).filter(|i| !listed.contains(&self.cluster.specs[*i].name)).collect();
+            let listed: BTreeSet<String> =
+                match self.api.cluster_status(self.cluster.specs[via].api).await {
+                    Ok(r) if r.status == 200 => r
+                        .json()
+                        .and_then(|v| {
+                            v["members"].as_array().map(|a| {
+                                a.iter()
+                                    .filter_map(|m| m["name"].as_str().map(str::to_string))
+                                    .collect()
+                            })
+                        })
+                        .unwrap_or_default(),
+                    _ => BTreeSet::new(),
+                };
+            let missing: Vec<usize> = (0..self.cluster.specs.len())
+                .filter(|i| !listed.contains(&self.cluster.specs[*i].name))
+                .collect();
             if !listed.is_empty() && missing.is_empty() {
                 return json!({"converged": true, "actions": actions});
             }
             let due: Vec<usize> = missing
                 .into_iter()
-                .filter(|m| !listed.is_empty() && last_rejoin.get(m).is_none_or(|t| t.elapsed() >= REJOIN_SETTLE))
+                .filter(|m| {
+                    !listed.is_empty()
+                        && last_rejoin
+                            .get(m)
+                            .is_none_or(|t| t.elapsed() >= REJOIN_SETTLE)
+                })
                 .collect();
             for m in due {
                 last_rejoin.insert(m, Instant::now());
@@ -218,7 +262,8 @@ impl Nemesis<'_> {
                 self.recorder.nemesis("skipped", json!({"fault": step.fault.class().as_str(), "phase": "instant", "id": id, "error": format!("{e:#}")}));
                 continue;
             }
-            self.hold(start + Duration::from_millis(step.at_ms + step.hold_ms)).await;
+            self.hold(start + Duration::from_millis(step.at_ms + step.hold_ms))
+                .await;
             if let Err(e) = self.end(id, &step.fault).await {
                 self.recorder.nemesis("heal-failed", json!({"fault": step.fault.class().as_str(), "phase": "instant", "id": id, "error": format!("{e:#}")}));
             }
@@ -241,7 +286,10 @@ impl Nemesis<'_> {
         self.removed.clear();
         // Give joins a moment to land before re-adding what is still missing.
         let membership = self.reconcile_membership(RECONCILE_WITHIN).await;
-        self.recorder.nemesis("heal-all", json!({"fault": "heal", "phase": "instant", "membership": membership}));
+        self.recorder.nemesis(
+            "heal-all",
+            json!({"fault": "heal", "phase": "instant", "membership": membership}),
+        );
         Ok(())
     }
 }

@@ -24,25 +24,39 @@ impl FakeClock {
     /// Finds the library (`$FERRIC_JEPSEN_LIBFAKETIME`, else Debian's path) and creates the
     /// timestamp file with no offset.
     pub fn new(timestamp_file: &Path) -> Result<FakeClock> {
-        let library = std::env::var_os("FERRIC_JEPSEN_LIBFAKETIME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_LIBFAKETIME));
+        let library = std::env::var_os("FERRIC_JEPSEN_LIBFAKETIME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEBIAN_LIBFAKETIME));
         if !library.exists() {
-            anyhow::bail!("{} not found: apt-get install libfaketime (or set FERRIC_JEPSEN_LIBFAKETIME)", library.display());
+            anyhow::bail!(
+                "{} not found: apt-get install libfaketime (or set FERRIC_JEPSEN_LIBFAKETIME)",
+                library.display()
+            );
         }
-        let c = FakeClock { library, timestamp_file: timestamp_file.to_path_buf() };
+        let c = FakeClock {
+            library,
+            timestamp_file: timestamp_file.to_path_buf(),
+        };
         c.set_offset_ms(0)?;
         Ok(c)
     }
 
     /// Whether libfaketime is installed here.
     pub fn available() -> bool {
-        std::env::var_os("FERRIC_JEPSEN_LIBFAKETIME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEBIAN_LIBFAKETIME)).exists()
+        std::env::var_os("FERRIC_JEPSEN_LIBFAKETIME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEBIAN_LIBFAKETIME))
+            .exists()
     }
 
     /// Environment for the member's process.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("LD_PRELOAD".into(), self.library.display().to_string()),
-            ("FAKETIME_TIMESTAMP_FILE".into(), self.timestamp_file.display().to_string()),
+            (
+                "FAKETIME_TIMESTAMP_FILE".into(),
+                self.timestamp_file.display().to_string(),
+            ),
             ("FAKETIME_NO_CACHE".into(), "1".into()),
             ("DONT_FAKE_MONOTONIC".into(), "1".into()),
         ]
@@ -52,8 +66,10 @@ impl FakeClock {
     pub fn set_offset_ms(&self, offset_ms: i64) -> Result<()> {
         let text = offset_spec(offset_ms);
         let tmp = self.timestamp_file.with_extension("tmp");
-        std::fs::write(&tmp, format!("{text}\n")).with_context(|| format!("write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.timestamp_file).with_context(|| format!("rename to {}", self.timestamp_file.display()))
+        std::fs::write(&tmp, format!("{text}\n"))
+            .with_context(|| format!("write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.timestamp_file)
+            .with_context(|| format!("rename to {}", self.timestamp_file.display()))
     }
 }
 
@@ -85,10 +101,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = FakeClock::new(&dir.path().join("faketime")).unwrap();
         let date = |c: &FakeClock| -> i64 {
-            let out = std::process::Command::new("date").arg("+%s").envs(c.env()).output().unwrap();
+            let out = std::process::Command::new("date")
+                .arg("+%s")
+                .envs(c.env())
+                .output()
+                .unwrap();
             String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
         };
-        let real = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let real = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+        };
         clock.set_offset_ms(3_600_000).unwrap();
         let skewed = date(&clock) - real();
         assert!((3590..=3610).contains(&skewed), "{skewed}");

@@ -23,8 +23,14 @@ pub enum Shape {
 }
 
 impl Shape {
-    pub const ALL: [Shape; 6] =
-        [Shape::Halves, Shape::IsolateOne, Shape::MajorityMinority, Shape::OneWay, Shape::MajoritiesRing, Shape::Bridge];
+    pub const ALL: [Shape; 6] = [
+        Shape::Halves,
+        Shape::IsolateOne,
+        Shape::MajorityMinority,
+        Shape::OneWay,
+        Shape::MajoritiesRing,
+        Shape::Bridge,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,13 +86,19 @@ impl Grudge {
 
     /// `order[..minority]` is cut from the rest; `minority < n/2 + 1`.
     pub fn majority_minority(order: &[usize], minority: usize) -> Grudge {
-        assert!(minority <= (order.len() - 1) / 2, "minority of {minority} in {}", order.len());
+        assert!(
+            minority <= (order.len() - 1) / 2,
+            "minority of {minority} in {}",
+            order.len()
+        );
         let (a, b) = order.split_at(minority);
         Grudge::components(&[a.to_vec(), b.to_vec()])
     }
 
     pub fn one_way(src: usize, dst: usize) -> Grudge {
-        Grudge { cut: BTreeSet::from([(src, dst)]) }
+        Grudge {
+            cut: BTreeSet::from([(src, dst)]),
+        }
     }
 
     /// Members arranged on a ring (`order`); each keeps links to the neighbours within distance
@@ -122,7 +134,9 @@ impl Grudge {
 
     /// Who `member` can still send to (itself excluded).
     pub fn reachable_from(&self, n: usize, member: usize) -> Vec<usize> {
-        (0..n).filter(|&j| j != member && !self.is_cut(member, j)).collect()
+        (0..n)
+            .filter(|&j| j != member && !self.is_cut(member, j))
+            .collect()
     }
 
     /// `m1→m3 m3→m1 …` with member names.
@@ -130,7 +144,11 @@ impl Grudge {
         if self.cut.is_empty() {
             return "no cut".into();
         }
-        self.cut.iter().map(|(a, b)| format!("{}→{}", names[*a], names[*b])).collect::<Vec<_>>().join(" ")
+        self.cut
+            .iter()
+            .map(|(a, b)| format!("{}→{}", names[*a], names[*b]))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -143,14 +161,19 @@ mod tests {
         let g = Grudge::halves(&[2, 0, 1]);
         assert!(g.is_cut(2, 0) && g.is_cut(0, 2) && g.is_cut(2, 1) && g.is_cut(1, 2));
         assert!(!g.is_cut(0, 1));
-        assert_eq!(Grudge::isolate(3, 1), g_of(&[(1, 0), (0, 1), (1, 2), (2, 1)]));
+        assert_eq!(
+            Grudge::isolate(3, 1),
+            g_of(&[(1, 0), (0, 1), (1, 2), (2, 1)])
+        );
         let mm = Grudge::majority_minority(&[4, 3, 0, 1, 2], 2);
         assert_eq!(mm.reachable_from(5, 4), vec![3]);
         assert_eq!(mm.reachable_from(5, 0), vec![1, 2]);
     }
 
     fn g_of(links: &[(usize, usize)]) -> Grudge {
-        Grudge { cut: links.iter().copied().collect() }
+        Grudge {
+            cut: links.iter().copied().collect(),
+        }
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl Net {
                 p.set_link(src, dst, LinkRule::Delay { ms });
                 Ok(())
             }
-            Net::Netns(_) => bail!("delay needs tc netem, absent from this kernel: use --net proxy"),
+            Net::Netns(_) => {
+                bail!("delay needs tc netem, absent from this kernel: use --net proxy")
+            }
         }
     }
 

@@ -24,11 +24,18 @@ pub fn switch_port(i: usize) -> String {
 
 /// The nft transaction that makes `grudge` (and per-link loss, percent) the whole rule set.
 pub fn ruleset(grudge: &Grudge, loss: &[(usize, usize, u8)]) -> String {
-    let mut s = format!("add table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n");
+    let mut s =
+        format!("add table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n");
     if !grudge.cut.is_empty() {
-        let elems: Vec<String> =
-            grudge.cut.iter().map(|(a, b)| format!("\"{}\" . \"{}\"", switch_port(*a), switch_port(*b))).collect();
-        s.push_str(&format!("\tset cut {{\n\t\ttype ifname . ifname\n\t\telements = {{ {} }}\n\t}}\n", elems.join(", ")));
+        let elems: Vec<String> = grudge
+            .cut
+            .iter()
+            .map(|(a, b)| format!("\"{}\" . \"{}\"", switch_port(*a), switch_port(*b)))
+            .collect();
+        s.push_str(&format!(
+            "\tset cut {{\n\t\ttype ifname . ifname\n\t\telements = {{ {} }}\n\t}}\n",
+            elems.join(", ")
+        ));
     }
     s.push_str("\tchain links {\n\t\ttype filter hook forward priority 0; policy accept;\n");
     if !grudge.cut.is_empty() {
@@ -50,7 +57,11 @@ pub fn ruleset(grudge: &Grudge, loss: &[(usize, usize, u8)]) -> String {
 pub fn run(cmd: &mut Command, input: Option<&str>) -> Result<String> {
     let desc = format!("{cmd:?}");
     let mut child = cmd
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -72,7 +83,11 @@ pub fn run(cmd: &mut Command, input: Option<&str>) -> Result<String> {
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("{desc}: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{desc}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -113,13 +128,18 @@ impl NetnsNet {
     pub fn supported() -> bool {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        root && Command::new("ip").arg("-V").output().is_ok() && Command::new("nft").arg("--version").output().is_ok()
+        root && Command::new("ip").arg("-V").output().is_ok()
+            && Command::new("nft").arg("--version").output().is_ok()
     }
 
     /// Creates switch, harness and member namespaces, links and addresses.
     pub fn create(prefix: &str, members: usize) -> Result<NetnsNet> {
         assert!(members > 0 && members < 200);
-        let mut net = NetnsNet { prefix: prefix.to_string(), members, created: Vec::new() };
+        let mut net = NetnsNet {
+            prefix: prefix.to_string(),
+            members,
+            created: Vec::new(),
+        };
         let sw = net.switch_ns();
         ip(&["netns", "add", &sw])?;
         net.created.push(sw.clone());
@@ -129,16 +149,31 @@ impl NetnsNet {
         let mut attach = |ns: &str, port: &str, addr: Ipv4Addr| -> Result<()> {
             ip(&["netns", "add", ns])?;
             net.created.push(ns.to_string());
-            ip(&["link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", &sw])?;
+            ip(&[
+                "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns",
+                &sw,
+            ])?;
             ip(&["-n", &sw, "link", "set", port, "master", "br0"])?;
             ip(&["-n", &sw, "link", "set", port, "up"])?;
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ])?;
             ip(&["-n", ns, "link", "set", "eth0", "up"])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             Ok(())
         };
         for i in 0..members {
-            attach(&format!("{prefix}n{}", i + 1), &switch_port(i), NetnsNet::member_ip(i))?;
+            attach(
+                &format!("{prefix}n{}", i + 1),
+                &switch_port(i),
+                NetnsNet::member_ip(i),
+            )?;
         }
         attach(&format!("{prefix}h"), "sw-h", NetnsNet::harness_ip())?;
         net.apply(&Grudge::none(), &[])?;
@@ -147,7 +182,10 @@ impl NetnsNet {
 
     /// Makes `grudge` (and `loss`) the whole rule set, atomically.
     pub fn apply(&self, grudge: &Grudge, loss: &[(usize, usize, u8)]) -> Result<()> {
-        run(Command::new("ip").args(["netns", "exec", &self.switch_ns(), "nft", "-f", "-"]), Some(&ruleset(grudge, loss)))?;
+        run(
+            Command::new("ip").args(["netns", "exec", &self.switch_ns(), "nft", "-f", "-"]),
+            Some(&ruleset(grudge, loss)),
+        )?;
         Ok(())
     }
 
@@ -177,7 +215,10 @@ impl Drop for NetnsNet {
 
 /// Runs `f` on a fresh thread that has entered the network namespace at `ns` (the thread ends
 /// with `f`, so nothing else ever runs in the wrong namespace).
-fn in_netns<T: Send + 'static>(ns: &Path, f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+fn in_netns<T: Send + 'static>(
+    ns: &Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
     let file = std::fs::File::open(ns)?;
     std::thread::spawn(move || {
         // SAFETY: setns on an fd we own; it only changes this thread's namespace.
@@ -192,7 +233,13 @@ fn in_netns<T: Send + 'static>(ns: &Path, f: impl FnOnce() -> std::io::Result<T>
 
 fn raw_socket() -> std::io::Result<std::os::fd::OwnedFd> {
     // SAFETY: plain socket(2); the fd is wrapped at once.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -237,12 +284,18 @@ mod tests {
     #[test]
     fn ruleset_is_one_transaction_with_a_set_of_cut_links() {
         let r = ruleset(&Grudge::one_way(0, 2), &[(1, 0, 30)]);
-        assert!(r.starts_with("add table bridge ferric_jepsen\ndelete table bridge ferric_jepsen\n"), "{r}");
+        assert!(
+            r.starts_with("add table bridge ferric_jepsen\ndelete table bridge ferric_jepsen\n"),
+            "{r}"
+        );
         assert!(r.contains("elements = { \"sw-n1\" . \"sw-n3\" }"), "{r}");
         assert!(r.contains("iifname . oifname @cut drop"));
         assert!(r.contains("iifname \"sw-n2\" oifname \"sw-n1\" numgen random mod 100 < 30 drop"));
         let healed = ruleset(&Grudge::none(), &[]);
-        assert!(!healed.contains("set cut") && !healed.contains("@cut"), "{healed}");
+        assert!(
+            !healed.contains("set cut") && !healed.contains("@cut"),
+            "{healed}"
+        );
         let ring = ruleset(&Grudge::majorities_ring(&[0, 1, 2, 3, 4]), &[]);
         assert_eq!(ring.matches(" . \"").count(), 10);
     }
@@ -268,7 +321,10 @@ mod tests {
         let connect = |ns: String| async move {
             let s = socket_in(&NetnsNet::ns_path(&ns), addr).unwrap();
             let s = tokio::net::TcpSocket::from_std_stream(s);
-            tokio::time::timeout(Duration::from_millis(300), s.connect(addr)).await.map(|r| r.is_ok()).unwrap_or(false)
+            tokio::time::timeout(Duration::from_millis(300), s.connect(addr))
+                .await
+                .map(|r| r.is_ok())
+                .unwrap_or(false)
         };
         assert!(connect(net.member_ns(1)).await, "member 2 → member 1");
         assert!(connect(net.harness_ns()).await, "harness → member 1");

@@ -40,9 +40,13 @@ pub enum LinkRule {
     Pass,
     Blackhole,
     Reset,
-    Delay { ms: u64 },
+    Delay {
+        ms: u64,
+    },
     /// Per chunk, the percentage of chances the connection dies.
-    Drop { percent: u8 },
+    Drop {
+        percent: u8,
+    },
 }
 
 /// The rules in force: directed link (src, dst) → rule; absent links pass.
@@ -53,12 +57,15 @@ pub struct LinkTable {
 
 impl LinkTable {
     pub fn rule(&self, src: Option<usize>, dst: usize) -> LinkRule {
-        src.and_then(|s| self.rules.get(&(s, dst)).copied()).unwrap_or(LinkRule::Pass)
+        src.and_then(|s| self.rules.get(&(s, dst)).copied())
+            .unwrap_or(LinkRule::Pass)
     }
 
     /// Every cut link of the grudge gets `rule`.
     pub fn from_grudge(grudge: &Grudge, rule: LinkRule) -> LinkTable {
-        LinkTable { rules: grudge.cut.iter().map(|&l| (l, rule)).collect() }
+        LinkTable {
+            rules: grudge.cut.iter().map(|&l| (l, rule)).collect(),
+        }
     }
 }
 
@@ -97,24 +104,48 @@ impl Drop for Proxy {
 
 impl Proxy {
     /// Binds every route's listener. `sources` maps a source IP to the member that uses it.
-    pub async fn start(routes: Vec<ProxyRoute>, sources: HashMap<IpAddr, usize>, seed: u64) -> anyhow::Result<Proxy> {
+    pub async fn start(
+        routes: Vec<ProxyRoute>,
+        sources: HashMap<IpAddr, usize>,
+        seed: u64,
+    ) -> anyhow::Result<Proxy> {
         let (table, _) = watch::channel(Arc::new(LinkTable::default()));
         let counters = Arc::new(Counters::default());
         let sources = Arc::new(sources);
         let mut tasks = Vec::new();
         let mut bound = Vec::new();
         for r in routes {
-            let listener = TcpListener::bind(r.listen).await.map_err(|e| anyhow::anyhow!("proxy bind {}: {e}", r.listen))?;
-            let route = ProxyRoute { listen: listener.local_addr()?, ..r };
+            let listener = TcpListener::bind(r.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("proxy bind {}: {e}", r.listen))?;
+            let route = ProxyRoute {
+                listen: listener.local_addr()?,
+                ..r
+            };
             bound.push(route);
-            tasks.push(tokio::spawn(accept_loop(listener, route, sources.clone(), table.subscribe(), counters.clone(), seed)));
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                route,
+                sources.clone(),
+                table.subscribe(),
+                counters.clone(),
+                seed,
+            )));
         }
-        Ok(Proxy { routes: bound, table, counters, tasks })
+        Ok(Proxy {
+            routes: bound,
+            table,
+            counters,
+            tasks,
+        })
     }
 
     /// Where peers must dial `member`.
     pub fn listen_addr(&self, member: usize) -> Option<SocketAddr> {
-        self.routes.iter().find(|r| r.member == member).map(|r| r.listen)
+        self.routes
+            .iter()
+            .find(|r| r.member == member)
+            .map(|r| r.listen)
     }
 
     /// Replaces every rule at once.
@@ -163,7 +194,9 @@ async fn accept_loop(
     let mut n: u64 = 0;
     loop {
         while conns.try_join_next().is_some() {}
-        let Ok((client, peer)) = listener.accept().await else { continue };
+        let Ok((client, peer)) = listener.accept().await else {
+            continue;
+        };
         n += 1;
         counters.accepted.fetch_add(1, Ordering::Relaxed);
         let src = sources.get(&peer.ip()).copied();
@@ -171,7 +204,14 @@ async fn accept_loop(
             counters.unidentified.fetch_add(1, Ordering::Relaxed);
         }
         let rng = ChaCha8Rng::seed_from_u64(seed ^ (route.member as u64) << 48 ^ n);
-        conns.spawn(serve(client, src, route, table.clone(), counters.clone(), rng));
+        conns.spawn(serve(
+            client,
+            src,
+            route,
+            table.clone(),
+            counters.clone(),
+            rng,
+        ));
     }
 }
 
@@ -199,13 +239,16 @@ async fn serve(
         abort_socket(&client);
         return;
     }
-    let upstream = match tokio::time::timeout(UPSTREAM_CONNECT_TIMEOUT, TcpStream::connect(route.upstream)).await {
-        Ok(Ok(s)) => s,
-        _ => {
-            abort_socket(&client);
-            return;
-        }
-    };
+    let upstream =
+        match tokio::time::timeout(UPSTREAM_CONNECT_TIMEOUT, TcpStream::connect(route.upstream))
+            .await
+        {
+            Ok(Ok(s)) => s,
+            _ => {
+                abort_socket(&client);
+                return;
+            }
+        };
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     let (cr, cw) = client.into_split();
@@ -213,8 +256,26 @@ async fn serve(
     let (abort_tx, abort_rx) = watch::channel(false);
     let abort_tx = Arc::new(abort_tx);
     let rng2 = ChaCha8Rng::seed_from_u64(rng.gen());
-    let up = pump(cr, uw, src.map(|s| (s, dst)), table.clone(), abort_tx.clone(), abort_rx.clone(), counters.clone(), rng);
-    let down = pump(ur, cw, src.map(|s| (dst, s)), table, abort_tx, abort_rx, counters, rng2);
+    let up = pump(
+        cr,
+        uw,
+        src.map(|s| (s, dst)),
+        table.clone(),
+        abort_tx.clone(),
+        abort_rx.clone(),
+        counters.clone(),
+        rng,
+    );
+    let down = pump(
+        ur,
+        cw,
+        src.map(|s| (dst, s)),
+        table,
+        abort_tx,
+        abort_rx,
+        counters,
+        rng2,
+    );
     tokio::join!(up, down);
 }
 
@@ -328,7 +389,9 @@ mod tests {
     /// One round trip with a deadline: Ok(rtt) or Err(what happened).
     async fn ping(s: &mut TcpStream, wait: Duration) -> Result<Duration, String> {
         let t = StdInstant::now();
-        s.write_all(b"ping").await.map_err(|e| format!("write: {e}"))?;
+        s.write_all(b"ping")
+            .await
+            .map_err(|e| format!("write: {e}"))?;
         let mut b = [0u8; 4];
         match tokio::time::timeout(wait, s.read_exact(&mut b)).await {
             Err(_) => Err("timeout".into()),
@@ -341,8 +404,15 @@ mod tests {
     /// Member 0 is proxied at 127.0.0.30; members 1 and 2 dial from 127.0.0.31 / .32.
     async fn setup() -> (Proxy, SocketAddr, JoinHandle<()>) {
         let (up, t) = echo("127.0.0.40:0").await;
-        let sources = HashMap::from([("127.0.0.31".parse().unwrap(), 1), ("127.0.0.32".parse().unwrap(), 2)]);
-        let routes = vec![ProxyRoute { member: 0, listen: "127.0.0.30:0".parse().unwrap(), upstream: up }];
+        let sources = HashMap::from([
+            ("127.0.0.31".parse().unwrap(), 1),
+            ("127.0.0.32".parse().unwrap(), 2),
+        ]);
+        let routes = vec![ProxyRoute {
+            member: 0,
+            listen: "127.0.0.30:0".parse().unwrap(),
+            upstream: up,
+        }];
         let p = Proxy::start(routes, sources, 7).await.unwrap();
         let addr = p.listen_addr(0).unwrap();
         (p, addr, t)
@@ -359,8 +429,13 @@ mod tests {
         ping(&mut b, WAIT).await.unwrap();
         p.set_link(1, 0, LinkRule::Reset);
         let e = ping(&mut a, WAIT).await.unwrap_err();
-        assert!(e.contains("read") || e.contains("write"), "reset, not a timeout: {e}");
-        ping(&mut b, WAIT).await.expect("member 2's link is untouched");
+        assert!(
+            e.contains("read") || e.contains("write"),
+            "reset, not a timeout: {e}"
+        );
+        ping(&mut b, WAIT)
+            .await
+            .expect("member 2's link is untouched");
         let mut a2 = dial("127.0.0.31", addr).await.unwrap();
         assert!(ping(&mut a2, WAIT).await.is_err());
         p.heal();
@@ -377,7 +452,10 @@ mod tests {
         p.apply_grudge(&Grudge::one_way(1, 0), LinkRule::Blackhole);
         assert_eq!(ping(&mut a, WAIT).await.unwrap_err(), "timeout");
         p.heal();
-        assert!(ping(&mut a, WAIT).await.is_err(), "bytes were lost: the connection must die");
+        assert!(
+            ping(&mut a, WAIT).await.is_err(),
+            "bytes were lost: the connection must die"
+        );
         let mut a2 = dial("127.0.0.31", addr).await.unwrap();
         ping(&mut a2, WAIT).await.unwrap();
     }
@@ -387,7 +465,11 @@ mod tests {
         let (p, addr, _t) = setup().await;
         let mut a = dial("127.0.0.31", addr).await.unwrap();
         p.set_link(0, 1, LinkRule::Blackhole);
-        assert_eq!(ping(&mut a, WAIT).await.unwrap_err(), "timeout", "replies are swallowed");
+        assert_eq!(
+            ping(&mut a, WAIT).await.unwrap_err(),
+            "timeout",
+            "replies are swallowed"
+        );
     }
 
     #[tokio::test]
@@ -402,8 +484,15 @@ mod tests {
         let t = StdInstant::now();
         a.write_all(b"pingpingping").await.unwrap();
         let mut b = [0u8; 12];
-        tokio::time::timeout(Duration::from_secs(2), a.read_exact(&mut b)).await.unwrap().unwrap();
-        assert!(t.elapsed() < Duration::from_millis(300), "{:?}", t.elapsed());
+        tokio::time::timeout(Duration::from_secs(2), a.read_exact(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test]

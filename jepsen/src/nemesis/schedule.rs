@@ -39,17 +39,38 @@ impl FaultClass {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "fault")]
 pub enum Fault {
-    Partition { shape: Shape, grudge: Grudge, rule: LinkRule },
+    Partition {
+        shape: Shape,
+        grudge: Grudge,
+        rule: LinkRule,
+    },
     /// `kill -9`, restarted when the fault ends.
-    Kill { member: usize },
+    Kill {
+        member: usize,
+    },
     /// SIGSTOP, SIGCONT when the fault ends.
-    Pause { member: usize },
+    Pause {
+        member: usize,
+    },
     /// Wall clock of one member moved by `offset_ms`, reset when the fault ends.
-    Clock { member: usize, offset_ms: i64 },
+    Clock {
+        member: usize,
+        offset_ms: i64,
+    },
     /// Member removed from the cluster (kept running with its data), re-added when the fault ends.
-    Member { member: usize },
-    Delay { src: usize, dst: usize, ms: u64 },
-    Loss { src: usize, dst: usize, percent: u8 },
+    Member {
+        member: usize,
+    },
+    Delay {
+        src: usize,
+        dst: usize,
+        ms: u64,
+    },
+    Loss {
+        src: usize,
+        dst: usize,
+        percent: u8,
+    },
 }
 
 impl Fault {
@@ -68,13 +89,21 @@ impl Fault {
     /// Short text for the report, with member names.
     pub fn label(&self, names: &[String]) -> String {
         match self {
-            Fault::Partition { shape, grudge, .. } => format!("partition {} ({})", shape.as_str(), grudge.describe(names)),
+            Fault::Partition { shape, grudge, .. } => {
+                format!("partition {} ({})", shape.as_str(), grudge.describe(names))
+            }
             Fault::Kill { member } => format!("kill -9 {}", names[*member]),
             Fault::Pause { member } => format!("pause {}", names[*member]),
-            Fault::Clock { member, offset_ms } => format!("clock {} {:+} ms", names[*member], offset_ms),
+            Fault::Clock { member, offset_ms } => {
+                format!("clock {} {:+} ms", names[*member], offset_ms)
+            }
             Fault::Member { member } => format!("remove {}", names[*member]),
-            Fault::Delay { src, dst, ms } => format!("delay {}→{} {ms} ms", names[*src], names[*dst]),
-            Fault::Loss { src, dst, percent } => format!("loss {}→{} {percent}%", names[*src], names[*dst]),
+            Fault::Delay { src, dst, ms } => {
+                format!("delay {}→{} {ms} ms", names[*src], names[*dst])
+            }
+            Fault::Loss { src, dst, percent } => {
+                format!("loss {}→{} {percent}%", names[*src], names[*dst])
+            }
         }
     }
 }
@@ -122,23 +151,44 @@ fn concrete(class: FaultClass, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Fa
             let grudge = match shape {
                 Shape::Halves => Grudge::halves(&order),
                 Shape::IsolateOne => Grudge::isolate(n, one),
-                Shape::MajorityMinority => Grudge::majority_minority(&order, rng.gen_range(1..=(n - 1) / 2)),
+                Shape::MajorityMinority => {
+                    Grudge::majority_minority(&order, rng.gen_range(1..=(n - 1) / 2))
+                }
                 Shape::OneWay => Grudge::one_way(order[0], order[1 % n]),
                 Shape::MajoritiesRing => Grudge::majorities_ring(&order),
                 Shape::Bridge => Grudge::bridge(&order),
             };
-            let rule = if rng.gen_bool(0.7) { LinkRule::Blackhole } else { LinkRule::Reset };
-            Fault::Partition { shape, grudge, rule }
+            let rule = if rng.gen_bool(0.7) {
+                LinkRule::Blackhole
+            } else {
+                LinkRule::Reset
+            };
+            Fault::Partition {
+                shape,
+                grudge,
+                rule,
+            }
         }
         FaultClass::Kill => Fault::Kill { member: one },
         FaultClass::Pause => Fault::Pause { member: one },
         FaultClass::Clock => {
             let mag = rng.gen_range(5_000..=120_000i64);
-            Fault::Clock { member: one, offset_ms: if rng.gen_bool(0.5) { mag } else { -mag } }
+            Fault::Clock {
+                member: one,
+                offset_ms: if rng.gen_bool(0.5) { mag } else { -mag },
+            }
         }
         FaultClass::Member => Fault::Member { member: one },
-        FaultClass::Delay => Fault::Delay { src: order[0], dst: order[1 % n], ms: rng.gen_range(20..=300) },
-        FaultClass::Loss => Fault::Loss { src: order[0], dst: order[1 % n], percent: rng.gen_range(5..=50) },
+        FaultClass::Delay => Fault::Delay {
+            src: order[0],
+            dst: order[1 % n],
+            ms: rng.gen_range(20..=300),
+        },
+        FaultClass::Loss => Fault::Loss {
+            src: order[0],
+            dst: order[1 % n],
+            percent: rng.gen_range(5..=50),
+        },
     }
 }
 
@@ -152,13 +202,23 @@ pub fn schedule(seed: u64, cfg: &ScheduleConfig) -> Vec<Step> {
     // Slots that fit even if every hold is the longest: the required classes go there.
     let worst = cfg.interval_ms + cfg.hold_max_ms;
     let sure_slots = (cfg.duration_ms.saturating_sub(cfg.interval_ms / 2) / worst.max(1)) as usize;
-    let enabled: Vec<FaultClass> = cfg.classes.iter().copied().filter(|c| cfg.members > 1 || !matches!(c, FaultClass::Member)).collect();
+    let enabled: Vec<FaultClass> = cfg
+        .classes
+        .iter()
+        .copied()
+        .filter(|c| cfg.members > 1 || !matches!(c, FaultClass::Member))
+        .collect();
     let limit = |c: FaultClass| match c {
         FaultClass::Clock => cfg.max_clock,
         FaultClass::Member => cfg.max_member,
         _ => usize::MAX,
     };
-    let mut picks: Vec<FaultClass> = cfg.required.iter().copied().filter(|c| enabled.contains(c) && limit(*c) > 0).collect();
+    let mut picks: Vec<FaultClass> = cfg
+        .required
+        .iter()
+        .copied()
+        .filter(|c| enabled.contains(c) && limit(*c) > 0)
+        .collect();
     picks.truncate(sure_slots);
     let pick_more = |picks: &[FaultClass], rng: &mut ChaCha8Rng| -> Option<FaultClass> {
         for _ in 0..64 {
@@ -170,7 +230,9 @@ pub fn schedule(seed: u64, cfg: &ScheduleConfig) -> Vec<Step> {
         None
     };
     while picks.len() < sure_slots {
-        let Some(c) = pick_more(&picks, &mut rng) else { break };
+        let Some(c) = pick_more(&picks, &mut rng) else {
+            break;
+        };
         picks.push(c);
     }
     picks.shuffle(&mut rng);
@@ -194,7 +256,11 @@ pub fn schedule(seed: u64, cfg: &ScheduleConfig) -> Vec<Step> {
         if t + hold > cfg.duration_ms {
             break;
         }
-        steps.push(Step { at_ms: t, hold_ms: hold, fault: concrete(class, cfg, &mut rng) });
+        steps.push(Step {
+            at_ms: t,
+            hold_ms: hold,
+            fault: concrete(class, cfg, &mut rng),
+        });
         t += hold + cfg.interval_ms;
     }
     steps
@@ -211,8 +277,20 @@ mod tests {
             interval_ms: 5_000,
             hold_min_ms: 2_000,
             hold_max_ms: 10_000,
-            classes: vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member],
-            required: vec![FaultClass::Partition, FaultClass::Kill, FaultClass::Pause, FaultClass::Clock, FaultClass::Member],
+            classes: vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+            ],
+            required: vec![
+                FaultClass::Partition,
+                FaultClass::Kill,
+                FaultClass::Pause,
+                FaultClass::Clock,
+                FaultClass::Member,
+            ],
             max_clock: 1,
             max_member: 1,
             shapes: vec![Shape::Halves, Shape::IsolateOne, Shape::OneWay],
@@ -253,9 +331,21 @@ mod tests {
         cfg.shapes = vec![Shape::MajoritiesRing, Shape::Bridge];
         cfg.classes = vec![FaultClass::Partition];
         for st in schedule(1, &cfg) {
-            assert!(matches!(st.fault, Fault::Partition { shape: Shape::IsolateOne, .. }));
+            assert!(matches!(
+                st.fault,
+                Fault::Partition {
+                    shape: Shape::IsolateOne,
+                    ..
+                }
+            ));
         }
         cfg.members = 5;
-        assert!(schedule(1, &cfg).iter().all(|st| matches!(st.fault, Fault::Partition { shape: Shape::MajoritiesRing | Shape::Bridge, .. })));
+        assert!(schedule(1, &cfg).iter().all(|st| matches!(
+            st.fault,
+            Fault::Partition {
+                shape: Shape::MajoritiesRing | Shape::Bridge,
+                ..
+            }
+        )));
     }
 }

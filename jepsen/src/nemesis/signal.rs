@@ -39,7 +39,12 @@ pub fn send(pid: u32, sig: Signal) -> Result<()> {
 pub fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces: the state follows the last ')'.
-    stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 #[cfg(test)]
@@ -60,14 +65,21 @@ mod tests {
 
     #[tokio::test]
     async fn stop_cont_and_kill_a_child() {
-        let mut child = tokio::process::Command::new("sleep").arg("30").kill_on_drop(true).spawn().unwrap();
+        let mut child = tokio::process::Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let pid = child.id().unwrap();
         send(pid, Signal::Stop).unwrap();
         assert_eq!(wait_for(pid, |s| s == Some('T')), Some('T'));
         send(pid, Signal::Cont).unwrap();
         assert_ne!(wait_for(pid, |s| s != Some('T')), Some('T'));
         send(pid, Signal::Kill).unwrap();
-        let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await.unwrap().unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(9));
         assert!(send(0, Signal::Kill).is_err());

@@ -22,7 +22,13 @@ impl RunMeta {
     /// `git rev-parse --short HEAD` of the source tree this harness was built from, or `unknown`.
     pub fn current_commit() -> String {
         std::process::Command::new("git")
-            .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
+            .args([
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ])
             .output()
             .ok()
             .filter(|o| o.status.success())
@@ -32,7 +38,9 @@ impl RunMeta {
 
     /// Current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (no calendar crate needed).
     pub fn now_utc() -> String {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         utc(secs)
     }
 }
@@ -51,7 +59,12 @@ pub fn utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

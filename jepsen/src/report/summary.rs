@@ -20,13 +20,20 @@ pub struct Tally {
 impl Tally {
     pub fn of(results: &[CheckResult]) -> Tally {
         let count = |v| results.iter().filter(|r| r.valid == v).count();
-        Tally { passed: count(Validity::Valid), failed: count(Validity::Invalid), unknown: count(Validity::Unknown) }
+        Tally {
+            passed: count(Validity::Valid),
+            failed: count(Validity::Invalid),
+            unknown: count(Validity::Unknown),
+        }
     }
 
     /// The closing line CI reads.
     pub fn line(&self) -> String {
         if self.unknown > 0 {
-            format!("{} passed, {} failed, {} skipped", self.passed, self.failed, self.unknown)
+            format!(
+                "{} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.unknown
+            )
         } else {
             format!("{} passed, {} failed", self.passed, self.failed)
         }
@@ -39,8 +46,16 @@ pub fn summary_text(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> S
     let _ = writeln!(s, "seed:     {}", meta.seed);
     let _ = writeln!(s, "commit:   {}", meta.commit);
     let _ = writeln!(s, "flags:    {}", meta.flags);
-    let _ = writeln!(s, "profile:  {}  members: {}  net: {}  bmc: {}", meta.profile, meta.members, meta.net, meta.bmc_mode);
-    let _ = writeln!(s, "started:  {}  duration: {:.1} s", meta.started, meta.duration_s);
+    let _ = writeln!(
+        s,
+        "profile:  {}  members: {}  net: {}  bmc: {}",
+        meta.profile, meta.members, meta.net, meta.bmc_mode
+    );
+    let _ = writeln!(
+        s,
+        "started:  {}  duration: {:.1} s",
+        meta.started, meta.duration_s
+    );
     let _ = writeln!(s);
     let mut by_f: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for p in &run.pairs {
@@ -51,16 +66,33 @@ pub fn summary_text(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> S
             _ => c[2] += 1,
         }
     }
-    let _ = writeln!(s, "operations: {} ({} nemesis events, {} fault windows, {} BMC requests)", run.pairs.len(),
-        run.history.iter().filter(|o| !o.is_client()).count(), fault_windows(&run.history).len(), run.bmc.len());
+    let _ = writeln!(
+        s,
+        "operations: {} ({} nemesis events, {} fault windows, {} BMC requests)",
+        run.pairs.len(),
+        run.history.iter().filter(|o| !o.is_client()).count(),
+        fault_windows(&run.history).len(),
+        run.bmc.len()
+    );
     for (f, [ok, fail, info]) in &by_f {
         let _ = writeln!(s, "  {f:<16} ok {ok:>6}  fail {fail:>6}  info {info:>6}");
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "verdicts:");
     for r in results {
-        let stats: Vec<String> = r.stats.iter().take(6).map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(s, "  {:<22} {:<8} {}", r.checker, r.valid.as_str(), stats.join(" "));
+        let stats: Vec<String> = r
+            .stats
+            .iter()
+            .take(6)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:<22} {:<8} {}",
+            r.checker,
+            r.valid.as_str(),
+            stats.join(" ")
+        );
     }
     let worst: Vec<&CheckResult> = results.iter().filter(|r| !r.anomalies.is_empty()).collect();
     if !worst.is_empty() {
@@ -71,7 +103,12 @@ pub fn summary_text(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> S
                 let _ = writeln!(s, "  [{}] {}: {}", r.checker, a.kind, a.message);
             }
             if r.anomalies.len() > SHOWN_ANOMALIES {
-                let _ = writeln!(s, "  [{}] … {} more in results.json", r.checker, r.anomalies.len() - SHOWN_ANOMALIES);
+                let _ = writeln!(
+                    s,
+                    "  [{}] … {} more in results.json",
+                    r.checker,
+                    r.anomalies.len() - SHOWN_ANOMALIES
+                );
             }
         }
     }
@@ -90,7 +127,14 @@ mod tests {
         let mut bad = CheckResult::new("lock");
         bad.fail(Anomaly::new("stale-holder-acted", "m1 acted after m2"));
         let results = vec![CheckResult::new("history"), bad];
-        let text = summary_text(&RunMeta { seed: 7, ..Default::default() }, &RunData::from_history(Vec::new()), &results);
+        let text = summary_text(
+            &RunMeta {
+                seed: 7,
+                ..Default::default()
+            },
+            &RunData::from_history(Vec::new()),
+            &results,
+        );
         assert!(text.contains("seed:     7"));
         assert!(text.contains("[lock] stale-holder-acted: m1 acted after m2"));
         assert_eq!(text.lines().last(), Some("1 passed, 1 failed"));

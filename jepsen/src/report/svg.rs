@@ -18,7 +18,10 @@ pub fn esc(s: &str) -> String {
 
 /// Distinct colours for operation kinds (`f`).
 pub fn palette(i: usize) -> &'static str {
-    const P: [&str; 10] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    const P: [&str; 10] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
     P[i % P.len()]
 }
 
@@ -43,7 +46,15 @@ pub fn nice_step(span: f64, target: f64) -> f64 {
     let raw = span / target.max(1.0);
     let mag = 10f64.powf(raw.log10().floor());
     let norm = raw / mag;
-    let m = if norm < 1.5 { 1.0 } else if norm < 3.5 { 2.0 } else if norm < 7.5 { 5.0 } else { 10.0 };
+    let m = if norm < 1.5 {
+        1.0
+    } else if norm < 3.5 {
+        2.0
+    } else if norm < 7.5 {
+        5.0
+    } else {
+        10.0
+    };
     m * mag
 }
 

@@ -24,7 +24,10 @@ async fn create(ctx: &Ctx, body: Value) -> Result<String> {
         let member = attempt % ctx.members.len();
         match ctx.api.create_node(ctx.members[member].1, &body).await {
             Ok(r) if (200..300).contains(&r.status) => {
-                if let Some(uuid) = r.json().and_then(|v| v["uuid"].as_str().map(str::to_string)) {
+                if let Some(uuid) = r
+                    .json()
+                    .and_then(|v| v["uuid"].as_str().map(str::to_string))
+                {
                     return Ok(uuid);
                 }
                 last = format!("no uuid in {}", String::from_utf8_lossy(&r.body));
@@ -38,11 +41,24 @@ async fn create(ctx: &Ctx, body: Value) -> Result<String> {
 }
 
 /// Creates `per_kind` nodes for each enabled workload. Redfish nodes point at `bmc`.
-pub async fn setup_fixtures(ctx: &Ctx, per_kind: usize, register: bool, power: bool, provision: bool, bmc: std::net::SocketAddr) -> Result<Fixtures> {
+pub async fn setup_fixtures(
+    ctx: &Ctx,
+    per_kind: usize,
+    register: bool,
+    power: bool,
+    provision: bool,
+    bmc: std::net::SocketAddr,
+) -> Result<Fixtures> {
     let mut fx = Fixtures::default();
     for i in 0..per_kind {
         if register {
-            fx.register_nodes.push(create(ctx, json!({"name": format!("jepsen-reg-{i}"), "driver": "fake-hardware"})).await?);
+            fx.register_nodes.push(
+                create(
+                    ctx,
+                    json!({"name": format!("jepsen-reg-{i}"), "driver": "fake-hardware"}),
+                )
+                .await?,
+            );
         }
         if power {
             let system = format!("s{}", i + 1);
@@ -63,7 +79,13 @@ pub async fn setup_fixtures(ctx: &Ctx, per_kind: usize, register: bool, power: b
             fx.power_nodes.push((uuid, system));
         }
         if provision {
-            fx.provision_nodes.push(create(ctx, json!({"name": format!("jepsen-fsm-{i}"), "driver": "fake-hardware"})).await?);
+            fx.provision_nodes.push(
+                create(
+                    ctx,
+                    json!({"name": format!("jepsen-fsm-{i}"), "driver": "fake-hardware"}),
+                )
+                .await?,
+            );
         }
     }
     Ok(fx)

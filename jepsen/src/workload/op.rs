@@ -36,14 +36,17 @@ where
     Fut: Future<Output = Result<HttpResponse, CallError>>,
 {
     let (name, addr) = &ctx.members[member];
-    let inv = ctx.recorder.invoke(worker.process(), f, key, value, Some(name));
+    let inv = ctx
+        .recorder
+        .invoke(worker.process(), f, key, value, Some(name));
     let result = call(ctx.api.clone(), *addr).await;
     let outcome = classify(&result, read_only);
     let recorded = match (&result, outcome.kind) {
         (Ok(r), OpKind::Ok) => extract(r),
         _ => Value::Null,
     };
-    ctx.recorder.complete(&inv, outcome.kind, recorded.clone(), outcome.error);
+    ctx.recorder
+        .complete(&inv, outcome.kind, recorded.clone(), outcome.error);
     if outcome.kind == OpKind::Info {
         worker.retire();
     }

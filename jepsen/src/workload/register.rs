@@ -22,16 +22,30 @@ pub struct RegisterShared {
 
 impl RegisterShared {
     pub fn new(nodes: usize) -> RegisterShared {
-        RegisterShared { next_value: AtomicI64::new(1), ops: (0..nodes).map(|_| AtomicU64::new(0)).collect() }
+        RegisterShared {
+            next_value: AtomicI64::new(1),
+            ops: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 }
 
 /// The field of node `i` in use now.
 fn field(shared: &RegisterShared, i: usize) -> String {
-    format!("k{}", shared.ops[i].fetch_add(1, Ordering::Relaxed) / MAX_OPS_PER_KEY)
+    format!(
+        "k{}",
+        shared.ops[i].fetch_add(1, Ordering::Relaxed) / MAX_OPS_PER_KEY
+    )
 }
 
-pub async fn step(ctx: &Ctx, fx: &Fixtures, shared: &Arc<RegisterShared>, worker: &mut Worker, member: usize, rng: &mut ChaCha8Rng, seen: &mut HashMap<String, i64>) {
+pub async fn step(
+    ctx: &Ctx,
+    fx: &Fixtures,
+    shared: &Arc<RegisterShared>,
+    worker: &mut Worker,
+    member: usize,
+    rng: &mut ChaCha8Rng,
+    seen: &mut HashMap<String, i64>,
+) {
     if fx.register_nodes.is_empty() {
         return;
     }
@@ -44,9 +58,22 @@ pub async fn step(ctx: &Ctx, fx: &Fixtures, shared: &Arc<RegisterShared>, worker
     match (choice, seen.get(&key).copied()) {
         (0, _) => {
             let (kk, u) = (k.clone(), uuid.clone());
-            let (_, v) = perform(ctx, worker, member, "read", Some(&key), Value::Null, true,
+            let (_, v) = perform(
+                ctx,
+                worker,
+                member,
+                "read",
+                Some(&key),
+                Value::Null,
+                true,
                 move |api, addr| async move { api.get_node(addr, &u).await },
-                move |r| r.json().and_then(|b| b["extra"].get(&kk).cloned()).unwrap_or(Value::Null)).await;
+                move |r| {
+                    r.json()
+                        .and_then(|b| b["extra"].get(&kk).cloned())
+                        .unwrap_or(Value::Null)
+                },
+            )
+            .await;
             if let Some(n) = v.as_i64() {
                 seen.insert(key, n);
             }
@@ -54,9 +81,18 @@ pub async fn step(ctx: &Ctx, fx: &Fixtures, shared: &Arc<RegisterShared>, worker
         (2, Some(old)) => {
             let new = shared.next_value.fetch_add(1, Ordering::Relaxed);
             let patch = json!([{"op": "test", "path": path, "value": old}, {"op": "replace", "path": path, "value": new}]);
-            let (kind, _) = perform(ctx, worker, member, "cas", Some(&key), json!([old, new]), false,
+            let (kind, _) = perform(
+                ctx,
+                worker,
+                member,
+                "cas",
+                Some(&key),
+                json!([old, new]),
+                false,
                 move |api, addr| async move { api.patch_node(addr, &uuid, &patch).await },
-                move |_| json!([old, new])).await;
+                move |_| json!([old, new]),
+            )
+            .await;
             if kind == crate::history::OpKind::Ok {
                 seen.insert(key, new);
             }
@@ -64,9 +100,18 @@ pub async fn step(ctx: &Ctx, fx: &Fixtures, shared: &Arc<RegisterShared>, worker
         _ => {
             let v = shared.next_value.fetch_add(1, Ordering::Relaxed);
             let patch = json!([{"op": "add", "path": path, "value": v}]);
-            let (kind, _) = perform(ctx, worker, member, "write", Some(&key), json!(v), false,
+            let (kind, _) = perform(
+                ctx,
+                worker,
+                member,
+                "write",
+                Some(&key),
+                json!(v),
+                false,
                 move |api, addr| async move { api.patch_node(addr, &uuid, &patch).await },
-                move |_| json!(v)).await;
+                move |_| json!(v),
+            )
+            .await;
             if kind == crate::history::OpKind::Ok {
                 seen.insert(key, v);
             }
@@ -75,16 +120,35 @@ pub async fn step(ctx: &Ctx, fx: &Fixtures, shared: &Arc<RegisterShared>, worker
 }
 
 /// A final read of every key that was used, from member `member`.
-pub async fn final_read(ctx: &Ctx, fx: &Fixtures, shared: &RegisterShared, worker: &mut Worker, member: usize) {
+pub async fn final_read(
+    ctx: &Ctx,
+    fx: &Fixtures,
+    shared: &RegisterShared,
+    worker: &mut Worker,
+    member: usize,
+) {
     for (i, uuid) in fx.register_nodes.iter().enumerate() {
         let used = shared.ops[i].load(Ordering::Relaxed);
         for n in 0..used.div_ceil(MAX_OPS_PER_KEY).max(1) {
             let k = format!("k{n}");
             let key = format!("{uuid}/{k}");
             let u = uuid.clone();
-            perform(ctx, worker, member, "read", Some(&key), Value::Null, true,
+            perform(
+                ctx,
+                worker,
+                member,
+                "read",
+                Some(&key),
+                Value::Null,
+                true,
                 move |api, addr| async move { api.get_node(addr, &u).await },
-                move |r| r.json().and_then(|b| b["extra"].get(&k).cloned()).unwrap_or(Value::Null)).await;
+                move |r| {
+                    r.json()
+                        .and_then(|b| b["extra"].get(&k).cloned())
+                        .unwrap_or(Value::Null)
+                },
+            )
+            .await;
         }
     }
 }

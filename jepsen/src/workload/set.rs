@@ -17,9 +17,18 @@ pub async fn add(ctx: &Ctx, next: &AtomicU64, worker: &mut Worker, member: usize
     let name = format!("{PREFIX}{}", next.fetch_add(1, Ordering::Relaxed));
     let body = json!({"name": name, "driver": "fake-hardware"});
     let n2 = name.clone();
-    perform(ctx, worker, member, "add", Some(KEY), json!(name), false,
+    perform(
+        ctx,
+        worker,
+        member,
+        "add",
+        Some(KEY),
+        json!(name),
+        false,
         move |api, addr| async move { api.create_node(addr, &body).await },
-        move |_| json!(n2)).await;
+        move |_| json!(n2),
+    )
+    .await;
 }
 
 /// Lists every node, following `next` links, as one response whose body is the list of names.
@@ -33,11 +42,24 @@ async fn list_all(api: ApiClient, addr: SocketAddr) -> Result<HttpResponse, Call
             return Ok(r);
         }
         let body = r.json().unwrap_or(Value::Null);
-        names.extend(body["nodes"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()).filter(|n| n.starts_with(PREFIX)).map(|n| json!(n)));
+        names.extend(
+            body["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["name"].as_str())
+                .filter(|n| n.starts_with(PREFIX))
+                .map(|n| json!(n)),
+        );
         last = Some(r);
         match body["next"].as_str() {
             // `next` is an absolute URL: keep its path and query.
-            Some(next) => path = next.find("/v1/").map(|i| next[i..].to_string()).unwrap_or_default(),
+            Some(next) => {
+                path = next
+                    .find("/v1/")
+                    .map(|i| next[i..].to_string())
+                    .unwrap_or_default()
+            }
             None => break,
         }
         if path.is_empty() {
@@ -50,5 +72,16 @@ async fn list_all(api: ApiClient, addr: SocketAddr) -> Result<HttpResponse, Call
 }
 
 pub async fn read(ctx: &Ctx, worker: &mut Worker, member: usize) {
-    perform(ctx, worker, member, "read-set", Some(KEY), Value::Null, true, list_all, |r| r.json().unwrap_or(Value::Null)).await;
+    perform(
+        ctx,
+        worker,
+        member,
+        "read-set",
+        Some(KEY),
+        Value::Null,
+        true,
+        list_all,
+        |r| r.json().unwrap_or(Value::Null),
+    )
+    .await;
 }
