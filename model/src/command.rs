@@ -126,6 +126,13 @@ impl Command {
         }
     }
 
+    /// The schema version a member must speak to apply this command. During a rolling upgrade a
+    /// newer member proposes a command only when every registered conductor speaks its schema
+    /// (else older members could not decode the log entry).
+    pub fn min_schema(&self) -> u32 {
+        1
+    }
+
     /// A short name for logs and metrics.
     pub fn name(&self) -> &'static str {
         use Command::*;

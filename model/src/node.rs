@@ -376,3 +376,17 @@ mod tests {
         assert_eq!(n.provision_updated_at, Some(Timestamp(8)));
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// A record written before the `schema` field existed still reads (as schema 1).
+    #[test]
+    fn older_records_read() {
+        let mut v = serde_json::to_value(Node::new(Uuid::nil(), "fake-hardware", Timestamp(0))).unwrap();
+        v.as_object_mut().unwrap().remove("schema");
+        let n: Node = serde_json::from_value(v).unwrap();
+        assert_eq!(n.schema, crate::SCHEMA_VERSION);
+    }
+}

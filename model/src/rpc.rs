@@ -130,7 +130,8 @@ impl ConductorRequest {
             | GetNodeVendorPassthruMethods { node }
             | VifAttach { node, .. }
             | VifDetach { node, .. }
-            | VifList { node } => Some(*node),
+            | VifList { node }
+            | GetTopicFor { node } => Some(*node),
             _ => None,
         }
     }

@@ -149,6 +149,12 @@ impl State {
         self.portgroups.values().filter(move |p| p.node_uuid == node)
     }
 
+    /// The schema every registered conductor speaks (the cluster's active schema): the minimum
+    /// over registrations, or this build's when there are none yet.
+    pub fn active_schema(&self) -> u32 {
+        self.conductors.values().map(|c| c.schema).min().unwrap_or(crate::SCHEMA_VERSION)
+    }
+
     /// Applies a committed membership (from a Raft membership entry) at `index`.
     pub fn apply_membership(&mut self, index: u64, members: BTreeMap<String, Member>) -> Vec<Change> {
         if self.meta.members != members {

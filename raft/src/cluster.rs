@@ -240,6 +240,11 @@ impl Cluster {
     /// Definite failures are `TemporaryFailure`; a write whose fate is unknown says so.
     pub async fn propose(&self, cmd: Command) -> Result<Response, Error> {
         let node = self.running()?.clone();
+        // Rolling upgrades: never write an entry some member could not decode.
+        let active = self.store.read_state(|s| s.active_schema());
+        if cmd.min_schema() > active {
+            return Err(Error::SchemaMismatch { peer: active, min: cmd.min_schema(), max: SCHEMA_VERSION });
+        }
         let deadline = Instant::now() + Duration::from_millis(self.config.rpc_timeout_ms * 2);
         let mut last = String::from("no leader");
         for attempt in 0..FORWARD_ATTEMPTS {

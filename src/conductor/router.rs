@@ -228,3 +228,22 @@ impl ConductorService for ConductorEndpoint {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_carry_a_schema_and_round_trip() {
+        let env = Envelope {
+            schema: 99,
+            from: "m9".into(),
+            mode: Mode::Serve,
+            ring_version: 7,
+            request: ConductorRequest::GetTopicFor { node: Uuid::nil() },
+        };
+        let back: Envelope = serde_json::from_slice(&serde_json::to_vec(&env).unwrap()).unwrap();
+        assert_eq!(back.schema, 99);
+        assert!(matches!(back.request, ConductorRequest::GetTopicFor { .. }));
+    }
+}

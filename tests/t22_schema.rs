@@ -1,0 +1,43 @@
+//! Rolling upgrades: a member serves peers of its own and the previous schema version and
+//! refuses a newer (or too old) peer's conductor call with a clear error.
+
+mod support;
+use ferric::conductor::Envelope;
+use ferric_model::rpc::ConductorRequest;
+use ferric_model::{Error, SCHEMA_VERSION};
+use ferric_raft::transport::{Method, PeerClients};
+use std::time::Duration;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_peer_is_refused_with_a_clear_error() {
+    let root = fast_tempdir();
+    let m = Member::start("s", root.path(), TEST_CONFIG, None);
+    let api = Api::default();
+    let (st, node) = api.create_node(&m.url(), "sch").await;
+    assert_eq!(st, 201);
+    let uuid = uuid::Uuid::parse_str(node["uuid"].as_str().unwrap()).unwrap();
+    let clients = PeerClients::new(Duration::from_secs(2));
+    let call = |schema: u32| {
+        let env = serde_json::json!({
+            "schema": schema, "from": "future-member", "mode": "Serve", "ring_version": 0,
+            "request": serde_json::to_value(ConductorRequest::GetTopicFor { node: uuid }).unwrap(),
+        });
+        serde_json::to_vec(&env).unwrap()
+    };
+    // The current schema is served.
+    let bytes = clients.call(&m.peer, Method::Conductor, call(SCHEMA_VERSION), Duration::from_secs(5)).await.unwrap();
+    let ok: Result<serde_json::Value, Error> = serde_json::from_slice(&bytes).unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+    // A newer one is refused, saying what to do.
+    let bytes = clients.call(&m.peer, Method::Conductor, call(SCHEMA_VERSION + 1), Duration::from_secs(5)).await.unwrap();
+    let refused: Result<serde_json::Value, Error> = serde_json::from_slice(&bytes).unwrap();
+    match refused {
+        Err(e @ Error::SchemaMismatch { .. }) => {
+            assert_eq!(e.http_status(), 503);
+            assert!(e.to_string().contains("rolling upgrade"), "{e}");
+        }
+        other => panic!("expected SchemaMismatch, got {other:?}"),
+    }
+    let _: Option<Envelope> = None;
+}
