@@ -16,14 +16,17 @@ use std::sync::Mutex;
 const CACHE_ENTRIES: usize = 256;
 
 pub(crate) struct BasicAuth {
-    /// user name → bcrypt hash.
-    users: HashMap<String, String>,
+    /// user name → bcrypt hash, and the file's modification time when read.
+    users: std::sync::RwLock<(HashMap<String, String>, Option<std::time::SystemTime>)>,
+    /// The user file, re-read when it changes (Ironic reads it on every request).
+    path: Option<std::path::PathBuf>,
     cache: Mutex<HashMap<(String, Vec<u8>), bool>>,
 }
 
 impl std::fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth").field("users", &self.users.len()).finish()
+        let n = self.users.read().map(|u| u.0.len()).unwrap_or(0);
+        f.debug_struct("BasicAuth").field("users", &n).finish()
     }
 }
 
@@ -34,14 +37,52 @@ pub(crate) struct User(#[allow(dead_code)] pub String);
 impl BasicAuth {
     /// Loads and validates the user file (bcrypt entries only, as Ironic requires).
     pub fn load(path: &Path) -> Result<BasicAuth, ConfigError> {
+        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::BadUserFile {
             path: path.display().to_string(),
             reason: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text).map_err(|reason| ConfigError::BadUserFile { path: path.display().to_string(), reason })
+        let users = Self::parse_users(&text)
+            .map_err(|reason| ConfigError::BadUserFile { path: path.display().to_string(), reason })?;
+        Ok(BasicAuth {
+            users: std::sync::RwLock::new((users, mtime)),
+            path: Some(path.to_path_buf()),
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<BasicAuth, String> {
+        Ok(BasicAuth {
+            users: std::sync::RwLock::new((Self::parse_users(text)?, None)),
+            path: None,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Re-reads the user file when its modification time changed; a file that became
+    /// unreadable or invalid keeps the previous users (and is logged).
+    fn refresh(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(mtime) = std::fs::metadata(path).and_then(|m| m.modified()) else { return };
+        if self.users.read().map(|u| u.1 == Some(mtime)).unwrap_or(true) {
+            return;
+        }
+        match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Self::parse_users(&t)) {
+            Ok(users) => {
+                if let Ok(mut u) = self.users.write() {
+                    *u = (users, Some(mtime));
+                }
+                if let Ok(mut c) = self.cache.lock() {
+                    c.clear();
+                }
+                tracing::info!(path = %path.display(), "reloaded the basic auth user file");
+            }
+            Err(e) => tracing::warn!(path = %path.display(), "basic auth user file not reloaded: {e}"),
+        }
+    }
+
+    fn parse_users(text: &str) -> Result<HashMap<String, String>, String> {
         let mut users = HashMap::new();
         for line in text.lines() {
             let entry = line.trim();
@@ -55,7 +96,7 @@ impl BasicAuth {
             // The first entry of a user wins, as Ironic scans the file top down.
             users.entry(user.to_string()).or_insert_with(|| hash.to_string());
         }
-        Ok(BasicAuth { users, cache: Mutex::new(HashMap::new()) })
+        Ok(users)
     }
 
     /// Checks the `Authorization` header of a request.
@@ -83,7 +124,8 @@ impl BasicAuth {
             .map_err(|_| bad("Could not decode authorization token".into()))?
             .to_string();
         let password = decoded[colon + 1..].to_vec();
-        let Some(hash) = self.users.get(&user).cloned() else {
+        self.refresh();
+        let Some(hash) = self.users.read().ok().and_then(|u| u.0.get(&user).cloned()) else {
             tracing::info!("basic auth: unknown user");
             return Err(unauthorized("Incorrect username or password"));
         };

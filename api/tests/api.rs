@@ -928,6 +928,13 @@ async fn basic_auth_protects_all_but_public_routes() {
     assert_eq!(r.status, 200);
     let r = api.send("GET", "/v1/nodes", &[("authorization", "Digest abc")], None).await;
     assert_eq!(r.status, 400);
+    // A changed user file is picked up without a restart.
+    std::fs::write(&file, format!("admin:{}\n", bcrypt::hash("pw2", 4).unwrap())).unwrap();
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10)).unwrap();
+    drop(f);
+    assert_eq!(api.send("GET", "/v1/nodes", &[("authorization", "Basic YWRtaW46cHc=")], None).await.status, 401);
+    assert_eq!(api.send("GET", "/v1/nodes", &[("authorization", "Basic YWRtaW46cHcy")], None).await.status, 200);
     // A config without a readable user file is refused.
     let bad = ApiConfig { auth_strategy: AuthStrategy::HttpBasic, http_basic_auth_user_file: Some(dir.join("missing")), ..Default::default() };
     assert!(ferric_api::router(&bad, Arc::new(support::MemBackend::new())).is_err());
