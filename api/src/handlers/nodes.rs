@@ -593,11 +593,18 @@ pub(crate) async fn patch(
         check_name(name, ver, || format!("Node {ident}: Cannot change name to invalid name '{name}'"))?;
     }
     let only_remove_instance = ops.len() == 1 && ops[0].is_remove_of("instance_uuid");
+    // A patch of `test` operations only reads: it is answered in any state.
+    let only_tests = ops.iter().all(|o| o.op == Op::Test);
     let node = update_node_with(
         &app,
         &ctx,
         &ident,
         |st, cur| {
+            if only_tests {
+                let mut doc = node_doc(cur);
+                patch::apply(&mut doc, &ops)?;
+                return Ok(None);
+            }
             if cur.maintenance && only_remove_instance {
                 // Always allowed, whatever the state.
             } else if cur.target_provision_state.is_some() && !cur.provision_state.update_allowed() {
@@ -621,8 +628,7 @@ pub(crate) async fn patch(
                 }
             }
             check_update(cur, &mut new, reset)?;
-            let only_tests = ops.iter().all(|o| o.op == Op::Test);
-            if only_tests || new == **cur {
+            if new == **cur {
                 return Ok(None);
             }
             Ok(Some(new))
