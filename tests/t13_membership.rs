@@ -54,17 +54,30 @@ async fn add_and_remove_members_under_writes() {
         eventually(&format!("{name} on d"), Duration::from_secs(30), || async { (api.get(&url).await.0 == 200).then_some(()) }).await;
     }
 
-    // Phase 4: refusals. A name already in use:
+    // Phase 4: remove the leader itself (it hands leadership over first); the rest carry on.
+    let s = api.status(&d.url()).await.unwrap();
+    let leader = s["leader"].as_str().unwrap().to_string();
+    let via = [&a, &b, &d].into_iter().find(|m| m.name != leader).unwrap().url();
+    let (st, v) = api.delete(&format!("{via}/cluster/members/{leader}")).await;
+    assert_eq!(st, 200, "removing the leader {leader}: {v}");
+    let rest: Vec<&str> = ["a", "b", "d"].into_iter().filter(|n| *n != leader).collect();
+    wait_for_members(&api, &via, &rest).await;
+    let (st, v) = api.create_node(&via, "after-leader-removal").await;
+    assert_eq!(st, 201, "{v}");
+    let a = if leader == "a" { &b } else { &a };
+
+    // Phase 5: refusals. A name already in use:
     let (st, v) = api
-        .post(&format!("{}/cluster/members", a.url()), serde_json::json!({"name": "b", "peer": "127.0.0.1:1", "api": "127.0.0.1:2"}))
+        .post(&format!("{}/cluster/members", d.url()), serde_json::json!({"name": "d", "peer": "127.0.0.1:1", "api": "127.0.0.1:2"}))
         .await;
     assert_eq!(st, 409, "{v}");
     // A member of another cluster:
     let other = Member::start("x", &root.path().join("other"), TEST_CONFIG, None);
     let (st, v) = api
-        .post(&format!("{}/cluster/members", a.url()), serde_json::json!({"name": "x", "peer": other.peer, "api": other.api}))
+        .post(&format!("{}/cluster/members", d.url()), serde_json::json!({"name": "x", "peer": other.peer, "api": other.api}))
         .await;
     assert_eq!(st, 409, "{v}");
     assert!(v.to_string().contains("another cluster"), "{v}");
     drop(c);
+    let _ = a;
 }

@@ -484,6 +484,7 @@ impl Cluster {
                 let _g = self.membership_lock.lock().await;
                 self.leader_add(&node, name, peer, api).await
             }
+            MembershipOp::Remove { name } if name == self.name => self.remove_self(&node, name).await,
             MembershipOp::Remove { name } => {
                 let _g = self.membership_lock.lock().await;
                 self.leader_remove(&node, name).await
@@ -550,6 +551,39 @@ impl Cluster {
         node.add_voters(BTreeSet::from([member_id])).await.map_err(|e| Error::unavailable(e.to_string()))?;
         tracing::info!(member = %name, id = member_id, "member added");
         self.local_status()
+    }
+
+    /// The leader is asked to remove itself: it first hands leadership to the most caught-up
+    /// other voter, then lets the new leader carry out the removal (a leader removing itself
+    /// would lose leadership half-way through the two membership changes).
+    async fn remove_self(&self, node: &Arc<RaftNode>, name: String) -> Result<ClusterStatus, Error> {
+        let st = node.status();
+        let voters: Vec<u64> = st.members.iter().filter(|(id, (_, v))| *v && **id != st.id).map(|(id, _)| *id).collect();
+        if voters.is_empty() {
+            return Err(Error::conflict(format!("{name} is the last voter; a cluster cannot remove its last voter")));
+        }
+        let target = voters
+            .iter()
+            .copied()
+            .max_by_key(|id| st.followers.get(id).and_then(|(m, reach)| reach.then_some(m.unwrap_or(0))).unwrap_or(0))
+            .expect("a voter");
+        node.transfer_leadership(target).await.map_err(|e| Error::unavailable(format!("handing over leadership: {e}")))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut applied = node.applied_watch();
+        let new_leader = loop {
+            if let Some((id, n)) = node.leader() {
+                if id != st.id {
+                    break n;
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::unavailable("leadership did not move away from the member being removed; retry"));
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), applied.changed()).await;
+        };
+        tracing::info!(member = %name, new_leader = %new_leader.name, "handed over leadership before removing itself");
+        let timeout = Duration::from_millis(self.config.add_member_timeout_ms + self.config.rpc_timeout_ms);
+        self.membership_call_hops(&new_leader.peer_addr, &MembershipOp::Remove { name }, 1, timeout).await
     }
 
     async fn leader_remove(&self, node: &Arc<RaftNode>, name: String) -> Result<ClusterStatus, Error> {

@@ -43,6 +43,10 @@ impl Peer for PeerService {
         blob(self.node()?.handle_pre_vote(&req.into_inner().data).await)
     }
 
+    async fn transfer_leader(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+        blob(self.node()?.handle_transfer_leader(&req.into_inner().data).await)
+    }
+
     async fn install_snapshot(&self, req: Request<Streaming<pb::SnapshotChunk>>) -> Result<Response<pb::Blob>, Status> {
         let node = self.node()?.clone();
         let mut stream = req.into_inner();

@@ -316,10 +316,10 @@ impl Conductor {
                 self.do_node_service(uuid, service_steps, disable_ramdisk).await
             }
             R::InspectHardware { .. } => self.inspect_hardware(uuid).await,
-            R::Heartbeat { .. } | R::GetNodeWithToken { .. } => Err(Error::UnsupportedDriverExtension {
-                extension: "agent heartbeat and lookup (no agent deploy interface is enabled)".into(),
-                target: format!("node {uuid}"),
-            }),
+            R::GetNodeWithToken { .. } => self.get_node_with_token(uuid).await,
+            R::Heartbeat { callback_url, agent_version, agent_token, agent_verify_ca, agent_status, .. } => {
+                self.heartbeat(uuid, callback_url, agent_version, agent_token, agent_verify_ca, agent_status).await
+            }
             other => Err(Error::internal(format!("{} is not a node call", other.method()))),
         }
     }
@@ -491,6 +491,121 @@ impl Conductor {
         });
         Ok(ConductorReply::Accepted)
     }
+}
+
+impl Conductor {
+    /// Ramdisk lookup: mint the agent token once (later lookups see `******`).
+    async fn get_node_with_token(self: &Arc<Self>, uuid: Uuid) -> Result<ConductorReply, Error> {
+        let existing = self.read(|s| s.nodes.get(&uuid).map(|n| n.driver_internal_info.contains_key("agent_secret_token")));
+        match existing {
+            None => return Err(Error::NodeNotFound { node: uuid.to_string() }),
+            Some(true) => {
+                let node = self.read(|s| s.nodes.get(&uuid).cloned()).ok_or(Error::NodeNotFound { node: uuid.to_string() })?;
+                return Ok(ConductorReply::NodeWithToken { node, agent_token: Some(ferric_model::node::MASK.to_string()) });
+            }
+            Some(false) => {}
+        }
+        let token = mint_token();
+        let t = token.clone();
+        let task = self
+            .lock_node(uuid, "minting agent token", Patience::Once, move |n| {
+                let mut n = n.clone();
+                n.driver_internal_info.entry("agent_secret_token").or_insert(serde_json::Value::String(t.clone()));
+                Ok(Some(n))
+            })
+            .await?;
+        let minted = task.node.driver_internal_info.get("agent_secret_token").and_then(|v| v.as_str()) == Some(token.as_str());
+        let node = task.finish().await?;
+        Ok(ConductorReply::NodeWithToken {
+            node: Arc::new(node),
+            agent_token: Some(if minted { token } else { ferric_model::node::MASK.to_string() }),
+        })
+    }
+
+    /// An agent heartbeat (Ironic's `HeartbeatMixin.heartbeat`): checks the token, records the
+    /// agent, and continues a node waiting for its callback.
+    async fn heartbeat(
+        self: &Arc<Self>,
+        uuid: Uuid,
+        callback_url: String,
+        agent_version: Option<String>,
+        agent_token: Option<String>,
+        agent_verify_ca: Option<String>,
+        agent_status: Option<String>,
+    ) -> Result<ConductorReply, Error> {
+        if agent_version.is_none() && agent_status.is_none() {
+            return Err(Error::invalid("Agent must be upgraded: heartbeats need agent_version or agent_status"));
+        }
+        let token = agent_token.ok_or_else(|| Error::invalid("Agent token is required for heartbeat processing."))?;
+        let node = self.read(|s| s.nodes.get(&uuid).cloned()).ok_or(Error::NodeNotFound { node: uuid.to_string() })?;
+        let stored = node.driver_internal_info.get("agent_secret_token").and_then(|v| v.as_str());
+        if stored != Some(token.as_str()) {
+            return Err(Error::invalid("Invalid or missing agent token received."));
+        }
+        if let Some(prev) = node.driver_internal_info.get("agent_url").and_then(|v| v.as_str()) {
+            if !callback_url.is_empty() && prev != callback_url {
+                return Err(Error::invalid("Detected change in ramdisk provided callback_url"));
+            }
+        }
+        let now = self.clock.now();
+        // No retry: a locked node ignores this heartbeat (the agent heartbeats again).
+        let task = self
+            .lock_node(uuid, "heartbeat", Patience::Once, |n| {
+                let mut n = n.clone();
+                let d = &mut n.driver_internal_info;
+                d.insert("agent_url".into(), serde_json::Value::String(callback_url.clone()));
+                if let Some(v) = &agent_version {
+                    d.insert("agent_version".into(), serde_json::Value::String(v.clone()));
+                }
+                if let Some(ca) = &agent_verify_ca {
+                    d.insert("agent_verify_ca".into(), serde_json::Value::String(ca.clone()));
+                }
+                d.insert("agent_last_heartbeat".into(), serde_json::Value::String(now.to_iso8601()));
+                if n.provision_state.is_wait() {
+                    n.provision_updated_at = Some(now);
+                }
+                Ok(Some(n))
+            })
+            .await?;
+        let state = task.node.provision_state;
+        let in_maintenance = task.node.maintenance;
+        task.release().await?;
+        if in_maintenance {
+            return Ok(ConductorReply::Accepted);
+        }
+        match state {
+            ProvisionState::DeployWait | ProvisionState::CleanWait | ProvisionState::ServiceWait => {
+                self.continue_steps(uuid).await?;
+            }
+            ProvisionState::RescueWait => self.finish_rescue(uuid).await?,
+            _ => {}
+        }
+        Ok(ConductorReply::Accepted)
+    }
+
+    /// `rescue wait` → `rescuing` → `rescue` once the rescue ramdisk reported in.
+    async fn finish_rescue(self: &Arc<Self>, uuid: Uuid) -> Result<(), Error> {
+        let now = self.clock.now();
+        let task = self
+            .lock_node(uuid, "finishing rescue", Patience::Once, |n| {
+                let mid = ferric_model::transition(n.provision_state, ferric_model::ProvisionEvent::Resume)
+                    .ok_or_else(|| Error::conflict("not waiting for a rescue callback"))?;
+                let end = ferric_model::transition(mid, ferric_model::ProvisionEvent::Done)
+                    .ok_or_else(|| Error::conflict("cannot finish rescue"))?;
+                let mut n = n.clone();
+                n.enter_state(end, now);
+                Ok(Some(n))
+            })
+            .await?;
+        task.release().await
+    }
+}
+
+/// A one-time agent token (Ironic uses `secrets.token_urlsafe()`: ~43 url-safe characters).
+fn mint_token() -> String {
+    let a = Uuid::new_v4().simple().to_string();
+    let b = Uuid::new_v4().simple().to_string();
+    format!("{a}{b}")[..43].to_string()
 }
 
 fn check_destroyable(n: &Node) -> Result<(), Error> {

@@ -5,7 +5,7 @@ use super::{MemberNode, SnapshotFile, TypeConfig, Vote};
 use crate::transport::{pb, status_error, Method, PeerClients, TransportError};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{Backoff, RPCOption, RaftNetworkFactory, RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse};
 use openraft::OptionalSend;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -145,6 +145,15 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         };
         reader.abort();
         result
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let body = serde_json::to_vec(&req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.unary(Method::TransferLeader, body, &option).await
     }
 
     fn backoff(&self) -> Option<Backoff> {

@@ -12,7 +12,7 @@ use crate::{ReadError, WriteError};
 use ferric_model::{Command, Response};
 use ferric_storage::Store;
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::raft::{AppendEntriesRequest, ReadPolicy, VoteRequest};
+use openraft::raft::{AppendEntriesRequest, ReadPolicy, TransferLeaderRequest, VoteRequest};
 use openraft::storage::Snapshot;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
@@ -273,6 +273,11 @@ impl RaftNode {
         Ok(())
     }
 
+    /// Leader: hands leadership to `to` (used before the leader removes itself).
+    pub async fn transfer_leadership(&self, to: u64) -> Result<(), String> {
+        self.raft.trigger().transfer_leader(to).await.map_err(|e| e.to_string())
+    }
+
     /// Asks for a snapshot now (tests and operators).
     pub fn trigger_snapshot(&self) {
         let raft = self.raft.clone();
@@ -311,6 +316,14 @@ impl RaftNode {
         let r: Result<_, String> = match serde_json::from_slice::<VoteRequest<TypeConfig>>(body) {
             Err(e) => Err(format!("bad pre-vote request: {e}")),
             Ok(req) => self.raft.pre_vote(req).await.map_err(|e| e.to_string()),
+        };
+        serde_json::to_vec(&r).unwrap_or_default()
+    }
+
+    pub async fn handle_transfer_leader(&self, body: &[u8]) -> Vec<u8> {
+        let r: Result<_, String> = match serde_json::from_slice::<TransferLeaderRequest<TypeConfig>>(body) {
+            Err(e) => Err(format!("bad transfer-leader request: {e}")),
+            Ok(req) => self.raft.handle_transfer_leader(req).await.map_err(|e| e.to_string()),
         };
         serde_json::to_vec(&r).unwrap_or_default()
     }
