@@ -134,6 +134,25 @@ async fn provision_flows_locks_and_timeouts() {
     assert_eq!(st, 400, "{v}");
     assert!(v.to_string().contains("can not be performed"), "{v}");
 
+    // An agent callback continues a waiting deploy: lookup mints the token once, the heartbeat
+    // carries it, the deploy resumes and finishes.
+    let n5 = node(&api, &b, "flow-5", json!({"driver_info": {"fake_wait": "deploy"}})).await;
+    to_state(&api, &b, &n5, &[("manage", "manageable"), ("provide", "available")]).await;
+    let (st, _) = verb(&api, &b, &n5, json!({"target": "active"})).await;
+    assert_eq!(st, 202);
+    wait_failed(&api, &b, &n5, "wait call-back").await;
+    let (st, v) = api.get(&format!("{b}/v1/lookup?node_uuid={n5}")).await;
+    assert_eq!(st, 200, "{v}");
+    let token = v["config"]["agent_token"].as_str().unwrap().to_string();
+    assert_ne!(token, "******");
+    let (_, v2) = api.get(&format!("{b}/v1/lookup?node_uuid={n5}")).await;
+    assert_eq!(v2["config"]["agent_token"], "******", "the token is minted once");
+    let (st, v) = api.post(&format!("{b}/v1/heartbeat/{n5}"), json!({"callback_url": "http://127.0.0.1:9999", "agent_version": "10.0.0", "agent_token": "wrong"})).await;
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = api.post(&format!("{b}/v1/heartbeat/{n5}"), json!({"callback_url": "http://127.0.0.1:9999", "agent_version": "10.0.0", "agent_token": token})).await;
+    assert_eq!(st, 202, "{v}");
+    wait_state(&api, &b, &n5, "active").await;
+
     // Wait-state timeout: the deploy waits for a callback that never comes → deploy failed.
     let n4 = node(&api, &b, "flow-4", json!({"driver_info": {"fake_wait": "deploy"}})).await;
     to_state(&api, &b, &n4, &[("manage", "manageable"), ("provide", "available")]).await;
