@@ -11,7 +11,7 @@
 //! (key = node, `ok` value `{"provision_state": …}`).
 
 use super::{Anomaly, CheckResult, Checker, RunData};
-use crate::history::{fault_windows, OpKind, OpPair};
+use crate::history::{final_heal_time, OpKind, OpPair};
 use ferric_model::states::ProvisionVerb;
 use ferric_model::{transition, ProvisionEvent, ProvisionState};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -108,10 +108,7 @@ impl Checker for FsmChecker {
                 _ => {}
             }
         }
-        let heal = fault_windows(&run.history)
-            .iter()
-            .map(|w| w.end.unwrap_or(u64::MAX))
-            .max();
+        let heal = final_heal_time(&run.history);
         let timeout_ns = run.params.transient_timeout_ms * 1_000_000;
         let (mut pairs_checked, mut skipped) = (0usize, 0usize);
         for (node, (mut reads, verbs)) in nodes {

@@ -5,7 +5,7 @@
 //! `members: [{name, …}]`.
 
 use super::{Anomaly, CheckResult, Checker, RunData};
-use crate::history::{fault_windows, OpKind};
+use crate::history::{final_heal_time, OpKind};
 use std::collections::BTreeSet;
 
 pub struct MembershipChecker;
@@ -30,11 +30,7 @@ impl Checker for MembershipChecker {
             return r;
         };
         let expected: BTreeSet<String> = expected.iter().cloned().collect();
-        let heal = fault_windows(&run.history)
-            .iter()
-            .map(|w| w.end.unwrap_or(u64::MAX))
-            .max()
-            .unwrap_or(0);
+        let heal = final_heal_time(&run.history).unwrap_or(0);
         let finals: Vec<_> = run
             .pairs
             .iter()

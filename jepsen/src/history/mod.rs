@@ -18,6 +18,6 @@ pub use op::{Op, OpKind, Process};
 pub use pairs::{pair_ops, OpPair};
 pub use reader::{read_history, read_jsonl};
 pub use recorder::{Invocation, Recorder};
-pub use window::{fault_windows, FaultWindow};
+pub use window::{fault_windows, final_heal_time, FaultWindow};
 pub use worker::Worker;
 pub use writer::JsonlWriter;

@@ -79,6 +79,22 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
     out
 }
 
+/// When the faults were finally healed: the last `heal-all` nemesis op, else the end of the last
+/// fault window (`None` without faults).
+pub fn final_heal_time(history: &[Op]) -> Option<u64> {
+    if let Some(op) = history
+        .iter()
+        .rev()
+        .find(|o| o.process == Process::Nemesis && o.f == "heal-all")
+    {
+        return Some(op.time);
+    }
+    fault_windows(history)
+        .iter()
+        .map(|w| w.end.unwrap_or(u64::MAX))
+        .max()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +130,14 @@ mod tests {
         );
         assert_eq!((w[1].fault.as_str(), w[1].end), ("kill", None));
         assert_eq!(w[2].end, Some(25));
+        assert_eq!(
+            final_heal_time(&h),
+            Some(u64::MAX),
+            "the kill was never healed"
+        );
+        let mut h2 = h.clone();
+        h2.insert(3, n(9, 22, json!({"fault": "heal", "phase": "instant"})));
+        h2[3].f = "heal-all".into();
+        assert_eq!(final_heal_time(&h2), Some(22));
     }
 }
