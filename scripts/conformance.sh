@@ -191,17 +191,6 @@ run node console show "$N" -f json && expect_eq "console disabled" "$(j .console
 run node set "$N" --target-raid-config '{"logical_disks": [{"size_gb": 100, "raid_level": "1", "is_root_volume": true}]}'
 run node show "$N" -f json -c target_raid_config && expect_eq "raid target" "$(j '.target_raid_config.logical_disks[0].raid_level')" "1"
 
-# --- VIFs -----------------------------------------------------------------------------------
-VIF="$(python3 -c 'import uuid; print(uuid.uuid4())')"
-run node vif attach "$N" "$VIF"
-# A network interface that keeps VIFs lists it; Ironic's noop network keeps none.
-run node vif list "$N" -f json && {
-  expect_eq "vif list is a list" "$(j 'type')" "array"
-  case "$OUT" in *"$VIF"*) ATTACHED=1 ;; *) ATTACHED=0; echo "  note: VIF not listed (noop network interface)" ;; esac
-}
-run node vif detach "$N" "$VIF"
-run node vif list "$N" -f value && expect_not "vif detach" "$OUT" "$VIF"
-
 # --- vendor passthru ------------------------------------------------------------------------
 run node passthru list "$N" -f json && expect_eq "passthru list is a list" "$(j 'type')" "array"
 
@@ -247,6 +236,17 @@ run port list --long -f json && expect_has "port list --long" "$OUT" "52:54:00:1
 run port set "$P" --extra purpose=pxe --name "port-$$"
 run port show "$P" -f json && { expect_eq "port set extra" "$(j .extra.purpose)" "pxe"; expect_eq "port name" "$(j .name)" "port-$$"; }
 run port list --port-group "$PG" -f value -c uuid && expect_has "ports of portgroup" "$OUT" "$P"
+# VIFs (while the node has a port to bind them to)
+VIF="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+run node vif attach "$N" "$VIF"
+# A network interface that keeps VIFs lists it; Ironic's noop network keeps none.
+run node vif list "$N" -f json && {
+  expect_eq "vif list is a list" "$(j 'type')" "array"
+  case "$OUT" in *"$VIF"*) ATTACHED=1 ;; *) ATTACHED=0; echo "  note: VIF not listed (noop network interface)" ;; esac
+}
+run node vif detach "$N" "$VIF"
+run node vif list "$N" -f value && expect_not "vif detach" "$OUT" "$VIF"
+
 run port unset "$P" --extra purpose
 run port show "$P" -f value -c extra && expect_not "port unset" "$OUT" "purpose"
 run port delete "$P"
