@@ -23,4 +23,8 @@ ferric_cache_rocksdb() {
     mkdir -p "$FERRIC_ROCKSDB_CACHE" && cp "$lib" "$FERRIC_ROCKSDB_CACHE/librocksdb.a.tmp" \
       && mv "$FERRIC_ROCKSDB_CACHE/librocksdb.a.tmp" "$FERRIC_ROCKSDB_CACHE/librocksdb.a"
   fi
+  # Later builds with another package selection link it instead of compiling RocksDB again.
+  if [ -f "$FERRIC_ROCKSDB_CACHE/librocksdb.a" ] && [ -z "${ROCKSDB_LIB_DIR:-}" ]; then
+    export ROCKSDB_LIB_DIR="$FERRIC_ROCKSDB_CACHE" ROCKSDB_STATIC=1
+  fi
 }

@@ -4,6 +4,7 @@ use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
 #[command(name = "ferric", version, about = "Bare-metal provisioning that speaks OpenStack Ironic's REST API, on a Raft-replicated RocksDB store")]
@@ -215,4 +216,64 @@ pub fn render_status(v: &serde_json::Value) -> String {
         out.push('\n');
     }
     out
+}
+
+
+fn init_logging(format: &str, level: &str) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The whole program: parse, run, exit non-zero with the error on failure.
+pub async fn main_entry() {
+    if let Err(e) = run().await {
+        eprintln!("ferric: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let cfg = args.config()?;
+            if args.check_config {
+                cfg.validate()?;
+                println!("{}", toml::to_string(&cfg)?);
+                eprintln!("configuration is valid");
+                return Ok(());
+            }
+            init_logging(&cfg.log.format, &cfg.log.level);
+            let name = cfg.name.clone();
+            let server = crate::Server::start(cfg).await?;
+            // One machine-readable line for supervisors and test harnesses.
+            println!("ferric: ready name={} api={} peer={}", name, server.api_addr, server.peer_addr);
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            server.shutdown().await;
+            Ok(())
+        }
+        Command::Cluster { action } => run_cluster(action).await,
+        Command::Bench { what } => {
+            init_logging("human", "warn");
+            match what {
+                BenchWhat::Raft(args) => crate::bench::run_raft_bench(args).await,
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }

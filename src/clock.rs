@@ -1,6 +1,6 @@
 //! The clock the conductor stamps commands with and measures timeouts by. Injected, so tests can
 //! drive it, and with a test-only skew hook (the Jepsen harness bumps one member's clock by
-//! writing milliseconds into the file named by `FERRIC_TEST_CLOCK_SKEW_FILE`).
+//! writing signed milliseconds into the file named by `FERRIC_TEST_CLOCK_OFFSET_FILE`).
 
 use ferric_model::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -24,7 +24,9 @@ pub struct SystemClock {
 impl SystemClock {
     pub fn new() -> Arc<SystemClock> {
         Arc::new(SystemClock {
-            skew_file: std::env::var_os("FERRIC_TEST_CLOCK_SKEW_FILE").map(Into::into),
+            skew_file: std::env::var_os("FERRIC_TEST_CLOCK_OFFSET_FILE")
+                .or_else(|| std::env::var_os("FERRIC_TEST_CLOCK_SKEW_FILE"))
+                .map(Into::into),
             skew_ms: AtomicI64::new(0),
             last_read: Mutex::new(None),
         })

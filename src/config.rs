@@ -57,6 +57,8 @@ pub struct UnsafeTestConfig {
     pub stale_reads: bool,
     /// Writes under a lock skip the fencing-generation check before acting on a BMC.
     pub skip_lock_check: bool,
+    /// A finished deploy goes to `available` instead of `active` (a transition Ironic does not have).
+    pub wrong_transition: bool,
 }
 
 impl Default for Config {

@@ -52,11 +52,13 @@ impl Server {
         }
         cfg.api.listen = api_addr;
 
-        let fsync = !cfg.unsafe_test.no_fsync;
-        let store = Store::open(&cfg.data_dir, &cfg.name, StoreOptions { fsync })
+        // The negative control "no fsync" keeps the log out of the WAL altogether, so a kill -9
+        // really loses what was acknowledged (a page-cache write would survive a process kill).
+        let unsafe_volatile = cfg.unsafe_test.no_fsync;
+        let store = Store::open(&cfg.data_dir, &cfg.name, StoreOptions { fsync: !unsafe_volatile, volatile: unsafe_volatile })
             .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
         let me = MemberNode { name: cfg.name.clone(), peer_addr: cfg.advertised_peer(), api_addr: cfg.advertised_api() };
-        let cluster = make_cluster(me, store, &cfg);
+        let cluster = make_cluster(me, store, &cfg, Some(peer_addr.ip()));
 
         let stop_peer = CancellationToken::new();
         let peer_task = {
@@ -86,6 +88,7 @@ impl Server {
         let drivers = Arc::new(DriverRegistry::new(&cfg.drivers).map_err(|e| anyhow!("drivers: {e}"))?);
         let conductor =
             Conductor::new(cfg.conductor.clone(), cluster.clone(), drivers, clock.clone(), cfg.unsafe_test.skip_lock_check);
+        conductor.set_wrong_transition(cfg.unsafe_test.wrong_transition);
         cluster.set_conductor_service(Arc::new(ConductorEndpoint(conductor.clone())));
         register_with_retry(&conductor, Duration::from_secs(120)).await?;
         conductor.start_periodic();
@@ -122,16 +125,16 @@ impl Server {
 }
 
 #[cfg(feature = "unsafe-test-switches")]
-fn make_cluster(me: MemberNode, store: Store, cfg: &Config) -> Arc<Cluster> {
+fn make_cluster(me: MemberNode, store: Store, cfg: &Config, ip: Option<std::net::IpAddr>) -> Arc<Cluster> {
     if cfg.unsafe_test.stale_reads {
-        return Cluster::new_with_stale_reads(me, store, cfg.raft.clone());
+        return Cluster::new_with_stale_reads(me, store, cfg.raft.clone(), ip);
     }
-    Cluster::new(me, store, cfg.raft.clone())
+    Cluster::with_local_ip(me, store, cfg.raft.clone(), ip)
 }
 
 #[cfg(not(feature = "unsafe-test-switches"))]
-fn make_cluster(me: MemberNode, store: Store, cfg: &Config) -> Arc<Cluster> {
-    Cluster::new(me, store, cfg.raft.clone())
+fn make_cluster(me: MemberNode, store: Store, cfg: &Config, ip: Option<std::net::IpAddr>) -> Arc<Cluster> {
+    Cluster::with_local_ip(me, store, cfg.raft.clone(), ip)
 }
 
 async fn register_with_retry(conductor: &Arc<Conductor>, timeout: Duration) -> Result<()> {

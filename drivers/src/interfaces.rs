@@ -59,8 +59,8 @@ pub enum StepResult {
 /// `unsupported("inject_nmi", task)` → Ironic's UnsupportedDriverExtension.
 pub fn unsupported(extension: &str, node: &Node) -> Error {
     Error::UnsupportedDriverExtension {
+        driver: node.driver.clone(),
         extension: extension.to_string(),
-        target: format!("node {}", node.uuid),
     }
 }
 

@@ -14,8 +14,8 @@ use serde_json::Value;
 
 fn unsupported_kind(kind: InterfaceKind, node: &Node) -> Error {
     Error::UnsupportedDriverExtension {
+        driver: node.driver.clone(),
         extension: kind.as_str().to_string(),
-        target: format!("driver {} (node {})", node.driver, node.uuid),
     }
 }
 
@@ -124,7 +124,7 @@ impl VendorInterface for NoVendor {
         Err(unsupported_kind(InterfaceKind::Vendor, &task.node))
     }
     async fn driver_call(&self, _method: &str, _http: &str, _info: &Value) -> Result<Value, Error> {
-        Err(Error::UnsupportedDriverExtension { extension: "vendor".into(), target: "NoVendor".into() })
+        Err(Error::UnsupportedDriverExtension { driver: "no-vendor".into(), extension: "vendor".into() })
     }
 }
 

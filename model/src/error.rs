@@ -71,8 +71,8 @@ pub enum Error {
     PortgroupNotEmpty { portgroup: String },
     #[error("Cannot complete the requested action because chassis {chassis} contains nodes.")]
     ChassisNotEmpty { chassis: String },
-    #[error("{extension} is not supported for {target}.")]
-    UnsupportedDriverExtension { extension: String, target: String },
+    #[error("Driver {driver} does not support {extension} (disabled or not implemented).")]
+    UnsupportedDriverExtension { driver: String, extension: String },
     #[error("{message}")]
     InvalidParameterValue { message: String },
     #[error("{message}")]

@@ -90,7 +90,12 @@ const FORWARD_ATTEMPTS: usize = 20;
 
 impl Cluster {
     pub fn new(me: MemberNode, store: Store, config: RaftConfig) -> Arc<Cluster> {
-        let clients = Arc::new(PeerClients::new(Duration::from_millis(config.connect_timeout_ms)));
+        Cluster::with_local_ip(me, store, config, None)
+    }
+
+    /// Like `new`, with outgoing peer connections bound to `local_ip` (the listen IP).
+    pub fn with_local_ip(me: MemberNode, store: Store, config: RaftConfig, local_ip: Option<std::net::IpAddr>) -> Arc<Cluster> {
+        let clients = Arc::new(PeerClients::new(Duration::from_millis(config.connect_timeout_ms)).with_local_ip(local_ip));
         let snapshot_dir = store.dir().join("snapshots");
         Arc::new(Cluster {
             name: me.name.clone(),
@@ -110,8 +115,8 @@ impl Cluster {
 
     /// Test-only switch: reads skip the read index (only with `unsafe-test-switches`).
     #[cfg(feature = "unsafe-test-switches")]
-    pub fn new_with_stale_reads(me: MemberNode, store: Store, config: RaftConfig) -> Arc<Cluster> {
-        let c = Cluster::new(me, store, config);
+    pub fn new_with_stale_reads(me: MemberNode, store: Store, config: RaftConfig, local_ip: Option<std::net::IpAddr>) -> Arc<Cluster> {
+        let c = Cluster::with_local_ip(me, store, config, local_ip);
         let mut c = Arc::try_unwrap(c).ok().expect("fresh cluster");
         c.unsafe_stale_reads = true;
         Arc::new(c)

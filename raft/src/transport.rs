@@ -28,6 +28,9 @@ pub enum TransportError {
 pub struct PeerClients {
     channels: Mutex<HashMap<String, Channel>>,
     connect_timeout: Duration,
+    /// Source address of outgoing peer connections (the member's own peer IP), so a proxy or a
+    /// firewall can tell members apart on one host.
+    local_ip: Option<std::net::IpAddr>,
 }
 
 /// The gRPC methods of the peer service.
@@ -47,7 +50,13 @@ pub enum Method {
 
 impl PeerClients {
     pub fn new(connect_timeout: Duration) -> PeerClients {
-        PeerClients { channels: Mutex::new(HashMap::new()), connect_timeout }
+        PeerClients { channels: Mutex::new(HashMap::new()), connect_timeout, local_ip: None }
+    }
+
+    /// Outgoing connections leave from `ip` (ignored when unspecified, e.g. 0.0.0.0).
+    pub fn with_local_ip(mut self, ip: Option<std::net::IpAddr>) -> PeerClients {
+        self.local_ip = ip.filter(|i| !i.is_unspecified());
+        self
     }
 
     /// A client for `addr` (`host:port`), connected on first use.
@@ -61,7 +70,8 @@ impl PeerClients {
             .tcp_nodelay(true)
             .connect_timeout(self.connect_timeout)
             .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5));
+            .keep_alive_timeout(Duration::from_secs(5))
+            .local_address(self.local_ip);
         let ch = ep.connect_lazy();
         // Bound the pool: addresses of removed members are dropped when it grows large.
         if chans.len() >= 64 {

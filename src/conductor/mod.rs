@@ -166,6 +166,8 @@ pub struct Conductor {
     pub metrics: Metrics,
     /// Test-only negative control: skip the lock check before BMC actions.
     pub(crate) skip_lock_check: bool,
+    /// Test-only negative control: finish deploys in a state Ironic's machine does not allow.
+    pub(crate) wrong_transition: std::sync::atomic::AtomicBool,
 }
 
 impl Conductor {
@@ -190,7 +192,13 @@ impl Conductor {
             power_sync_failures: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             skip_lock_check,
+            wrong_transition: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Negative control for the Jepsen harness (accepted only by `unsafe-test-switches` builds).
+    pub fn set_wrong_transition(&self, on: bool) {
+        self.wrong_transition.store(on, Ordering::Relaxed);
     }
 
     pub fn name(&self) -> &str {

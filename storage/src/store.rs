@@ -64,11 +64,14 @@ pub struct StoreOptions {
     /// fsync the log before an append counts. Only the `unsafe-test-switches` feature can turn
     /// this off (a negative control for the Jepsen harness).
     pub fsync: bool,
+    /// Negative control: no write-ahead log at all (writes live in memory until RocksDB flushes
+    /// a memtable), so a process kill loses acknowledged writes.
+    pub volatile: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { fsync: true }
+        StoreOptions { fsync: true, volatile: false }
     }
 }
 
@@ -98,6 +101,8 @@ pub(crate) struct Inner {
     pub(crate) state: RwLock<State>,
     identity: Mutex<Identity>,
     syncer: Syncer,
+    /// Options for every write (the WAL is skipped only by the `volatile` negative control).
+    write_opts: WriteOptions,
 }
 
 fn rocks(context: &str) -> impl Fn(rocksdb::Error) -> StorageError + '_ {
@@ -162,7 +167,9 @@ impl Store {
         let db = Self::open_db(dir, false)?;
         let db = Arc::new(db);
         let state = load_state(&db)?;
-        let syncer = Syncer::start(db.clone(), opts.fsync)?;
+        let syncer = Syncer::start(db.clone(), opts.fsync && !opts.volatile)?;
+        let mut write_opts = WriteOptions::default();
+        write_opts.disable_wal(opts.volatile);
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -170,6 +177,7 @@ impl Store {
                 state: RwLock::new(state),
                 identity: Mutex::new(identity),
                 syncer,
+                write_opts,
             }),
         })
     }
@@ -224,7 +232,7 @@ impl Store {
         for (index, bytes) in entries {
             batch.put_cf(cf, index.to_be_bytes(), bytes);
         }
-        self.inner.db.write(batch).map_err(rocks("appending to the log"))
+        self.inner.db.write_opt(batch, &self.inner.write_opts).map_err(rocks("appending to the log"))
     }
 
     /// Makes every write so far durable (group commit: one fsync serves every caller waiting),
@@ -334,7 +342,7 @@ impl Store {
         if let Some(la) = last_log_id {
             batch.put_cf(self.cf(CF_SM_META), KEY_LAST_APPLIED, la.as_bytes());
         }
-        self.inner.db.write(batch).map_err(rocks("writing applied records"))?;
+        self.inner.db.write_opt(batch, &self.inner.write_opts).map_err(rocks("writing applied records"))?;
         Ok(out)
     }
 

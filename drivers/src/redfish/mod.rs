@@ -511,8 +511,8 @@ impl RedfishBios {
         let sys = ctx.system().await?;
         let Some(link) = sys.pointer("/Bios/@odata.id").and_then(Value::as_str).map(str::to_string) else {
             return Err(Error::UnsupportedDriverExtension {
-                extension: "BIOS settings".into(),
-                target: format!("node {} (the BMC exposes no Bios resource)", task.node.uuid),
+                driver: task.node.driver.clone(),
+                extension: "BIOS settings (the BMC exposes no Bios resource)".into(),
             });
         };
         let bios = self.client.get(&ctx.info.endpoint, &link).await?;
