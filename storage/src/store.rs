@@ -103,6 +103,7 @@ pub(crate) struct Inner {
     syncer: Syncer,
     /// Options for every write (the WAL is skipped only by the `volatile` negative control).
     write_opts: WriteOptions,
+    volatile: bool,
 }
 
 fn rocks(context: &str) -> impl Fn(rocksdb::Error) -> StorageError + '_ {
@@ -178,6 +179,7 @@ impl Store {
                 identity: Mutex::new(identity),
                 syncer,
                 write_opts,
+                volatile: opts.volatile,
             }),
         })
     }
@@ -286,7 +288,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_RAFT_META), b"last_purged", last_purged_json);
         batch.delete_range_cf(self.cf(CF_LOG), 0u64.to_be_bytes(), (upto + 1).to_be_bytes());
-        self.inner.db.write(batch).map_err(rocks("purging the log"))
+        self.inner.db.write_opt(batch, &self.inner.write_opts).map_err(rocks("purging the log"))
     }
 
     pub fn get_raft_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
@@ -297,6 +299,7 @@ impl Store {
     pub fn put_raft_meta(&self, key: &str, value: &[u8], sync: bool) -> Result<(), StorageError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(sync && self.inner.syncer.fsync());
+        wo.disable_wal(self.inner.volatile);
         self.inner.db.put_cf_opt(self.cf(CF_RAFT_META), key.as_bytes(), value, &wo).map_err(rocks("writing raft metadata"))
     }
 
