@@ -41,3 +41,25 @@ async fn newer_peer_is_refused_with_a_clear_error() {
     }
     let _: Option<Envelope> = None;
 }
+
+/// A member of another cluster (e.g. a stale member reusing an address) is refused on every
+/// Raft and conductor RPC instead of being obeyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_from_another_cluster_are_refused() {
+    let root = fast_tempdir();
+    let m = Member::start("solo", root.path(), TEST_CONFIG, None);
+    let stranger = PeerClients::new(Duration::from_secs(2));
+    stranger.set_cluster_id("00000000-0000-0000-0000-00000000dead");
+    for method in [Method::Vote, Method::AppendEntries, Method::Conductor, Method::ForwardWrite] {
+        let r = stranger.call(&m.peer, method, b"{}".to_vec(), Duration::from_secs(5)).await;
+        match r {
+            Err(ferric_raft::transport::TransportError::Failed { message, .. }) => {
+                assert!(message.contains("belongs to cluster"), "{method:?}: {message}")
+            }
+            other => panic!("{method:?}: a foreign cluster was not refused: {other:?}"),
+        }
+    }
+    // The member is unharmed: still its own leader.
+    let s = Api::default().status(&m.url()).await.unwrap();
+    assert_eq!(s["leader"], "solo");
+}

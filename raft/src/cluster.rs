@@ -169,6 +169,9 @@ impl Cluster {
         })
         .await
         .map_err(Error::internal)?;
+        if let Some(id) = self.store.identity().cluster_id {
+            self.clients.set_cluster_id(&id);
+        }
         let _ = self.node.set(node.clone());
         Ok(self.node.get().expect("just set").clone())
     }

@@ -24,31 +24,46 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Response<pb::Blob>, Status> {
 }
 
 impl PeerService {
-    fn node(&self) -> Result<&Arc<crate::engine::RaftNode>, Status> {
+    /// The running node, for calls from members of this member's own cluster only.
+    fn node_for<T>(&self, req: &Request<T>) -> Result<&Arc<crate::engine::RaftNode>, Status> {
+        self.check_cluster(req)?;
         self.cluster.node().ok_or_else(|| Status::unavailable("this member has not joined a cluster yet"))
+    }
+
+    /// Refuses a caller that says it belongs to another cluster (a stale member reusing an
+    /// address must not vote in or replicate to this one).
+    fn check_cluster<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let theirs = req.metadata().get(crate::transport::CLUSTER_HEADER).and_then(|v| v.to_str().ok());
+        let ours = self.cluster.store().identity().cluster_id;
+        match (theirs, ours.as_deref()) {
+            (Some(t), Some(o)) if t != o => Err(Status::failed_precondition(format!(
+                "the caller belongs to cluster {t}; this member belongs to cluster {o}"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
 #[tonic::async_trait]
 impl Peer for PeerService {
     async fn append_entries(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
-        blob(self.node()?.handle_append(&req.into_inner().data).await)
+        blob(self.node_for(&req)?.handle_append(&req.into_inner().data).await)
     }
 
     async fn vote(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
-        blob(self.node()?.handle_vote(&req.into_inner().data).await)
+        blob(self.node_for(&req)?.handle_vote(&req.into_inner().data).await)
     }
 
     async fn pre_vote(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
-        blob(self.node()?.handle_pre_vote(&req.into_inner().data).await)
+        blob(self.node_for(&req)?.handle_pre_vote(&req.into_inner().data).await)
     }
 
     async fn transfer_leader(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
-        blob(self.node()?.handle_transfer_leader(&req.into_inner().data).await)
+        blob(self.node_for(&req)?.handle_transfer_leader(&req.into_inner().data).await)
     }
 
     async fn install_snapshot(&self, req: Request<Streaming<pb::SnapshotChunk>>) -> Result<Response<pb::Blob>, Status> {
-        let node = self.node()?.clone();
+        let node = self.node_for(&req)?.clone();
         let mut stream = req.into_inner();
         let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
         let meta = first.meta;
@@ -80,16 +95,19 @@ impl Peer for PeerService {
     }
 
     async fn forward_write(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+        self.check_cluster(&req)?;
         let r = self.cluster.serve_forwarded(&req.into_inner().data).await;
         json(&r)
     }
 
-    async fn read_index(&self, _req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+    async fn read_index(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+        self.check_cluster(&req)?;
         let r: Result<u64, WireError> = self.cluster.serve_read_index().await;
         json(&r)
     }
 
     async fn membership(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+        self.check_cluster(&req)?;
         let r: Result<ferric_model::backend::ClusterStatus, Error> =
             match serde_json::from_slice::<MembershipReq>(&req.into_inner().data) {
                 Err(e) => Err(Error::invalid(format!("bad membership request: {e}"))),
@@ -111,6 +129,7 @@ impl Peer for PeerService {
     }
 
     async fn conductor(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
+        self.check_cluster(&req)?;
         let Some(svc) = self.cluster.conductor.get() else {
             return Err(Status::unavailable("this member's conductor is not running"));
         };

@@ -31,7 +31,13 @@ pub struct PeerClients {
     /// Source address of outgoing peer connections (the member's own peer IP), so a proxy or a
     /// firewall can tell members apart on one host.
     local_ip: Option<std::net::IpAddr>,
+    /// The cluster this member belongs to, sent with every call (`x-ferric-cluster`) so that a
+    /// member of another cluster reusing an address is refused instead of obeyed.
+    cluster_id: Mutex<Option<String>>,
 }
+
+/// The header naming the sender's cluster.
+pub const CLUSTER_HEADER: &str = "x-ferric-cluster";
 
 /// The gRPC methods of the peer service.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +56,7 @@ pub enum Method {
 
 impl PeerClients {
     pub fn new(connect_timeout: Duration) -> PeerClients {
-        PeerClients { channels: Mutex::new(HashMap::new()), connect_timeout, local_ip: None }
+        PeerClients { channels: Mutex::new(HashMap::new()), connect_timeout, local_ip: None, cluster_id: Mutex::new(None) }
     }
 
     /// Outgoing connections leave from `ip` (ignored when unspecified, e.g. 0.0.0.0).
@@ -81,6 +87,20 @@ impl PeerClients {
         Ok(PeerClient::new(ch).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
     }
 
+    /// Records the cluster id sent with every call from now on.
+    pub fn set_cluster_id(&self, id: &str) {
+        *self.cluster_id.lock().expect("cluster id lock") = Some(id.to_string());
+    }
+
+    /// Stamps a request with this member's cluster id.
+    pub fn stamp<T>(&self, req: &mut tonic::Request<T>) {
+        if let Some(id) = self.cluster_id.lock().expect("cluster id lock").as_deref() {
+            if let Ok(v) = id.parse() {
+                req.metadata_mut().insert(CLUSTER_HEADER, v);
+            }
+        }
+    }
+
     /// Forgets a channel (after errors, so the next call reconnects).
     pub fn reset(&self, addr: &str) {
         self.channels.lock().expect("channel pool lock").remove(addr);
@@ -91,6 +111,7 @@ impl PeerClients {
         let mut client = self.client(addr)?;
         let mut req = tonic::Request::new(pb::Blob { data });
         req.set_timeout(timeout);
+        self.stamp(&mut req);
         let fut = async {
             match method {
                 Method::AppendEntries => client.append_entries(req).await,

@@ -639,7 +639,6 @@ impl Conductor {
     pub(crate) async fn run_power_action(self: Arc<Self>, mut task: Task, ifaces: NodeInterfaces, target: PowerAction, timeout: Option<u64>) {
         let uuid = task.uuid();
         let r = async {
-            task.ensure_current().await?;
             let mut ctx = task.context();
             let t = timeout.map(|s| Duration::from_secs(s)).or_else(|| {
                 Some(secs(match target {
@@ -655,9 +654,19 @@ impl Conductor {
                         self.bounded(ifaces.power.set_power_state(&mut ctx, target, t)).await?;
                     }
                 }
-                PowerAction::SoftOff => self.bounded(ifaces.power.set_power_state(&mut ctx, target, t)).await?,
-                PowerAction::Reboot => self.bounded(ifaces.power.reboot(&mut ctx, false, t)).await?,
-                PowerAction::SoftReboot => self.bounded(ifaces.power.reboot(&mut ctx, true, t)).await?,
+                // The lock is checked right before each actuating BMC call (reads need no check).
+                PowerAction::SoftOff => {
+                    task.ensure_current().await?;
+                    self.bounded(ifaces.power.set_power_state(&mut ctx, target, t)).await?
+                }
+                PowerAction::Reboot => {
+                    task.ensure_current().await?;
+                    self.bounded(ifaces.power.reboot(&mut ctx, false, t)).await?
+                }
+                PowerAction::SoftReboot => {
+                    task.ensure_current().await?;
+                    self.bounded(ifaces.power.reboot(&mut ctx, true, t)).await?
+                }
             }
             if target.powers_off() {
                 ctx.node.driver_internal_info.remove("agent_secret_token");

@@ -85,7 +85,7 @@ pub struct SmEntry {
 
 pub enum SmPayload {
     Blank,
-    Command(Command),
+    Command(Arc<Command>),
     Membership { members: BTreeMap<String, Member>, stored_membership_json: String },
 }
 

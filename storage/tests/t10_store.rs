@@ -11,7 +11,7 @@ fn t(s: i64) -> Timestamp {
 }
 
 fn cmd(index: u64, c: Command) -> SmEntry {
-    SmEntry { index, log_id_json: format!("{{\"index\":{index}}}"), payload: SmPayload::Command(c) }
+    SmEntry { index, log_id_json: format!("{{\"index\":{index}}}"), payload: SmPayload::Command(std::sync::Arc::new(c)) }
 }
 
 fn conductor() -> ConductorRecord {

@@ -6,13 +6,37 @@ use ferric_storage::Store;
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex};
+
+/// Entries kept in memory behind the log's tail, so replication reads them without decoding.
+const CACHE_ENTRIES: usize = 8192;
 
 #[derive(Clone)]
 pub(crate) struct LogStore {
     pub(crate) store: Store,
+    /// The most recent appended entries (index → entry), bounded; the disk copy is the truth.
+    cache: Arc<Mutex<BTreeMap<u64, Entry>>>,
+}
+
+impl LogStore {
+    pub(crate) fn new(store: Store) -> LogStore {
+        LogStore { store, cache: Arc::new(Mutex::new(BTreeMap::new())) }
+    }
+
+    /// The entries of `[start, end)` if the cache holds all of them.
+    fn cached(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        let c = self.cache.lock().expect("log cache lock");
+        let (first, last) = (*c.keys().next()?, *c.keys().next_back()?);
+        let end = end.min(last + 1);
+        if start < first || start >= end {
+            return if start > last { Some(Vec::new()) } else { None };
+        }
+        Some(c.range(start..end).map(|(_, e)| e.clone()).collect())
+    }
 }
 
 fn decode(bytes: &[u8]) -> Result<Entry, io::Error> {
@@ -34,6 +58,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => *x,
             Bound::Unbounded => u64::MAX,
         };
+        if let Some(hit) = self.cached(start, end) {
+            // A cache hit is only trusted when it is contiguous from `start`.
+            if hit.first().map(|e| e.index() == start).unwrap_or(true) {
+                return Ok(hit);
+            }
+        }
         let rows = self.store.read_log(start, end).map_err(io::Error::from)?;
         rows.iter().map(|(_, b)| decode(b)).collect()
     }
@@ -93,22 +123,35 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut rows = Vec::new();
+        let mut kept = Vec::new();
         for e in entries {
             rows.push((e.index(), serde_json::to_vec(&e).map_err(io_err)?));
+            kept.push(e);
         }
         // Written now (readable at once); durable when the group commit reports.
         self.store.append_log(&rows).map_err(io::Error::from)?;
+        {
+            let mut c = self.cache.lock().expect("log cache lock");
+            for e in kept {
+                c.insert(e.index(), e);
+            }
+            while c.len() > CACHE_ENTRIES {
+                c.pop_first();
+            }
+        }
         self.store.sync(Box::new(move |r| callback.io_completed(r.map_err(io::Error::from))));
         Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+        self.cache.lock().expect("log cache lock").retain(|i, _| *i < from);
         self.store.truncate_log_from(from).map_err(io::Error::from)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let b = serde_json::to_vec(&log_id).map_err(io_err)?;
+        self.cache.lock().expect("log cache lock").retain(|i, _| *i > log_id.index());
         self.store.purge_log_upto(log_id.index(), &b).map_err(io::Error::from)
     }
 }

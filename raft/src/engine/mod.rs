@@ -30,10 +30,11 @@ impl fmt::Display for MemberNode {
     }
 }
 
-/// The application data of a log entry: one replicated command.
+/// The application data of a log entry: one replicated command (shared, so entries held in the
+/// log cache and handed to replication and apply are not deep-copied).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Proposal(pub Command);
+pub struct Proposal(pub std::sync::Arc<Command>);
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -130,6 +130,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         let stream = tokio_stream_from(rx);
         let mut req = tonic::Request::new(stream);
         req.set_timeout(self.snapshot_timeout);
+        self.clients.stamp(&mut req);
         let call = client.install_snapshot(req);
         let result = tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),

@@ -99,7 +99,7 @@ impl RaftNode {
             .unwrap_or(0);
         let (applied_tx, applied_rx) = watch::channel(applied_index);
         let sm = StateMachine::new(parts.store.clone(), parts.snapshot_dir.clone(), applied_tx).map_err(|e| e.to_string())?;
-        let log = LogStore { store: parts.store.clone() };
+        let log = LogStore::new(parts.store.clone());
         let net = NetworkFactory {
             clients: parts.clients.clone(),
             snapshot_timeout: Duration::from_millis(parts.config.snapshot_timeout_ms),
@@ -135,7 +135,7 @@ impl RaftNode {
 
     /// Proposes a command; only the leader accepts (else `NotLeader` with a hint).
     pub async fn client_write(&self, cmd: Command) -> Result<Response, WriteError> {
-        let resp = self.raft.client_write(Proposal(cmd)).await.map_err(write_err)?;
+        let resp = self.raft.client_write(Proposal(std::sync::Arc::new(cmd))).await.map_err(write_err)?;
         match resp.data {
             Outcome(Some(r)) => Ok(r),
             Outcome(None) => Err(WriteError::Stopped("no response for a command entry".into())),

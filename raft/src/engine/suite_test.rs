@@ -15,7 +15,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Bui
         let store = Store::open(&dir.path().join("data"), "suite", StoreOptions::default()).expect("open store");
         let (tx, _rx) = tokio::sync::watch::channel(0);
         let sm = StateMachine::new(store.clone(), dir.path().join("snapshots"), tx).expect("state machine");
-        Ok((dir, LogStore { store }, sm))
+        Ok((dir, LogStore::new(store), sm))
     }
 }
 
