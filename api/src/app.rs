@@ -57,6 +57,18 @@ impl App {
         Ok(())
     }
 
+    /// For writes: runs `f` on the local state first, and only if that fails (a referenced
+    /// record not found, a validation refused) takes the read barrier and runs it again. A
+    /// success needs no barrier: the state machine re-checks references and uniqueness when it
+    /// applies the write. A refusal is always answered from a linearizable read.
+    pub async fn read_for_write<T>(&self, mut f: impl FnMut(&State) -> ApiResult<T>) -> ApiResult<T> {
+        if let Ok(v) = self.read_local(&mut f) {
+            return Ok(v);
+        }
+        self.backend.read_barrier().await.map_err(ApiError::from)?;
+        self.read_local(&mut f)
+    }
+
     /// Runs `f` on the local state without a barrier (after one was taken in this request).
     pub fn read_local<T>(&self, f: &mut impl FnMut(&State) -> T) -> T {
         let mut out = None;

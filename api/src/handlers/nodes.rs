@@ -495,9 +495,13 @@ pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap,
     }
     let driver = m.get("driver").and_then(Value::as_str).unwrap_or_default().to_string();
     let mut node = Node::new(uuid, driver, app.backend.now());
-    app.backend.read_barrier().await.map_err(ApiError::from)?;
-    let applied = app.read_local(&mut |st| apply_fields(st, &mut node, &m, ver, false));
-    applied?;
+    let base = node.clone();
+    node = app
+        .read_for_write(|st| {
+            let mut n = base.clone();
+            apply_fields(st, &mut n, &m, ver, false).map(|_| n)
+        })
+        .await?;
     node.provision_state = if ver.at_least(11) { ProvisionState::Enroll } else { ProvisionState::Available };
     node.target_provision_state = None;
     if node.resource_class.is_none() {
@@ -526,15 +530,29 @@ where
     F: FnMut(&ferric_model::State, &Arc<Node>) -> ApiResult<Option<Node>>,
 {
     check_node_ident(ident)?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        app.backend.read_barrier().await.map_err(ApiError::from)?;
+    for attempt in 0..UPDATE_ATTEMPTS {
+        // The first attempt works on the local state: the revision check at apply makes a
+        // successful write linearizable. A refusal, or a retry, reads after the barrier.
+        if attempt > 0 {
+            app.backend.read_barrier().await.map_err(ApiError::from)?;
+        }
         let prepared = app.read_local(&mut |st| -> ApiResult<(Arc<Node>, Option<Node>)> {
             let cur = find_node(st, ident, ctx.ver)?;
             let new = change(st, &cur)?;
             Ok((cur, new))
-        })?;
+        });
+        let prepared = match prepared {
+            Err(_) if attempt == 0 => continue,
+            other => other?,
+        };
         let (cur, new) = prepared;
-        let Some(new) = new else { return Ok(cur) };
+        let Some(new) = new else {
+            // Nothing to write (only `test` ops): that is a read, so answer it after the barrier.
+            if attempt == 0 {
+                continue;
+            }
+            return Ok(cur);
+        };
         match app
             .backend
             .call(ConductorRequest::UpdateNode { node: Box::new(new), expected_revision: cur.revision, reset_interfaces })
