@@ -90,6 +90,15 @@ pub struct TestArgs {
     /// `unsafe-test-switches` feature).
     #[arg(long = "unsafe", value_delimiter = ',')]
     pub unsafe_switches: Vec<UnsafeSwitch>,
+    /// How long each fault is held, ms, as `MIN,MAX` (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    pub hold_ms: Vec<u64>,
+    /// Quiet gap after each fault is healed, ms (default: the profile's).
+    #[arg(long)]
+    pub interval_ms: Option<u64>,
+    /// Power targets the lock workload asks for (it prefers the one that changes the machine).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["on", "off", "reboot"])]
+    pub power_targets: Vec<PowerTarget>,
     /// Take-over bound for the take-over checker, ms.
     #[arg(long, default_value_t = 30_000)]
     pub takeover_bound_ms: u64,
@@ -106,6 +115,27 @@ pub enum UnsafeSwitch {
     StaleReads,
     /// The lock path skips the generation check (double actuation under pause).
     SkipLockCheck,
+    /// A finished deploy goes to `available` instead of `active` (the state-machine checker).
+    WrongTransition,
+}
+
+/// A power action of the lock workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PowerTarget {
+    On,
+    Off,
+    Reboot,
+}
+
+impl PowerTarget {
+    /// The target as the API names it (`PUT /v1/nodes/{id}/states/power`).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            PowerTarget::On => "power on",
+            PowerTarget::Off => "power off",
+            PowerTarget::Reboot => "rebooting",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,7 +75,9 @@ pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleCo
             vec![
                 FaultClass::Partition,
                 FaultClass::Kill,
+                FaultClass::KillAll,
                 FaultClass::Pause,
+                FaultClass::PauseAction,
                 FaultClass::Clock,
                 FaultClass::Member,
                 FaultClass::Loss,
@@ -98,10 +100,24 @@ pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleCo
     } else {
         args.nemesis.clone()
     };
+    // Delay needs the proxy (no `tc netem` in this kernel).
+    let netns = args.net.unwrap_or(if args.profile == Profile::Ci {
+        NetMode::Proxy
+    } else {
+        NetMode::Netns
+    }) == NetMode::Netns;
+    let classes: Vec<FaultClass> = classes
+        .into_iter()
+        .filter(|c| !(netns && *c == FaultClass::Delay))
+        .collect();
+    let hold = match args.hold_ms.as_slice() {
+        [a, b] => ((*a).min(*b), (*a).max(*b)),
+        _ => hold,
+    };
     ScheduleConfig {
         members,
         duration_ms: secs * 1000,
-        interval_ms: interval,
+        interval_ms: args.interval_ms.unwrap_or(interval),
         hold_min_ms: hold.0,
         hold_max_ms: hold.1,
         required: required
@@ -154,6 +170,9 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     });
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     println!("ferric-jepsen: run dir {}", dir.display());
+    if !matches!(args.hold_ms.len(), 0 | 2) {
+        anyhow::bail!("--hold-ms takes MIN,MAX");
+    }
     let bin = ferric_binary(args.ferric_bin.as_deref())?;
     let cfg = schedule_config(&args, members, secs);
     let steps = schedule(seed, &cfg);
@@ -249,6 +268,9 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
         no_fsync: args.unsafe_switches.contains(&UnsafeSwitch::NoFsync),
         stale_reads: args.unsafe_switches.contains(&UnsafeSwitch::StaleReads),
         skip_lock_check: args.unsafe_switches.contains(&UnsafeSwitch::SkipLockCheck),
+        wrong_transition: args
+            .unsafe_switches
+            .contains(&UnsafeSwitch::WrongTransition),
     };
     let config = dir.join("ferric.toml");
     std::fs::write(
@@ -266,7 +288,7 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
         &api,
         &recorder,
         &ctx,
-        bmc.addr(),
+        &bmc,
         join,
         &steps,
         seed,
@@ -320,7 +342,7 @@ async fn drive(
     api: &ApiClient,
     recorder: &Arc<Recorder>,
     ctx: &Ctx,
-    bmc: std::net::SocketAddr,
+    bmc: &FakeBmc,
     join: std::net::SocketAddr,
     steps: &[crate::nemesis::Step],
     seed: u64,
@@ -355,18 +377,18 @@ async fn drive(
             .with_context(|| format!("join {}", all_names[i]))?;
     }
     let wl = &args.workload;
-    let fx = Arc::new(
-        setup_fixtures(
-            ctx,
-            FIXTURE_NODES * cluster.specs.len(),
-            wl.contains(&WorkloadKind::Register),
-            wl.contains(&WorkloadKind::Lock),
-            wl.contains(&WorkloadKind::Provision),
-            bmc,
-        )
-        .await
-        .context("fixtures")?,
-    );
+    let mut fx = setup_fixtures(
+        ctx,
+        FIXTURE_NODES * cluster.specs.len(),
+        wl.contains(&WorkloadKind::Register),
+        wl.contains(&WorkloadKind::Lock),
+        wl.contains(&WorkloadKind::Provision),
+        bmc.addr(),
+    )
+    .await
+    .context("fixtures")?;
+    fx.bmc = Some(bmc.handle());
+    let fx = Arc::new(fx);
     recorder.nemesis(
         "setup-done",
         serde_json::json!({"fault": "setup", "phase": "instant"}),
@@ -378,6 +400,7 @@ async fn drive(
         concurrency: args.concurrency,
         rate: args.rate,
         workloads: wl.clone(),
+        power_targets: args.power_targets.clone(),
         seed,
     };
     let workers = tokio::spawn(run_workers(ctx.clone(), fx.clone(), plan, until));
@@ -388,6 +411,8 @@ async fn drive(
         recorder,
         removed: BTreeSet::new(),
         join,
+        bmc: Some(bmc),
+        paused: HashMap::new(),
     };
     nemesis.run(steps, start).await;
     let (reg, _) = workers.await.context("workers")?;

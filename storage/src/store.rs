@@ -9,12 +9,13 @@ use crate::layout::{self, Found, Identity, FORMAT_VERSION};
 use crate::syncer::Syncer;
 use crate::StorageError;
 use ferric_model::{apply, Change, Command, Member, Response, State};
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{ColumnFamilyDescriptor, Direction, FlushOptions, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 pub(crate) const CF_LOG: &str = "log";
 pub(crate) const CF_RAFT_META: &str = "raft_meta";
@@ -64,10 +65,17 @@ pub struct StoreOptions {
     /// fsync the log before an append counts. Only the `unsafe-test-switches` feature can turn
     /// this off (a negative control for the Jepsen harness).
     pub fsync: bool,
-    /// Negative control: no write-ahead log at all (writes live in memory until RocksDB flushes
-    /// a memtable), so a process kill loses acknowledged writes.
+    /// Negative control: no write-ahead log at all; writes live in memtables until the periodic
+    /// writeback (every `VOLATILE_WRITEBACK`), so a process kill loses what was acknowledged
+    /// since, and the member restarts with an older state.
     pub volatile: bool,
 }
+
+/// The `volatile` negative control's writeback period: every memtable is flushed in one atomic
+/// flush (a consistent cut of log, vote and state), as a kernel writes back its page cache.
+/// Without it a member killed before its first flush would restart with nothing at all, not even
+/// its membership, and never serve again — the loss would be total and unobservable.
+pub const VOLATILE_WRITEBACK: Duration = Duration::from_secs(3);
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -104,6 +112,42 @@ pub(crate) struct Inner {
     /// Options for every write (the WAL is skipped only by the `volatile` negative control).
     write_opts: WriteOptions,
     volatile: bool,
+    _writeback: Option<Writeback>,
+}
+
+/// The `volatile` writeback thread; stops and is joined on drop.
+struct Writeback {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writeback {
+    fn start(db: Arc<DB>) -> Result<Writeback, StorageError> {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ferric-writeback".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(VOLATILE_WRITEBACK) {
+                    let cfs: Vec<&rocksdb::ColumnFamily> = ALL_CFS.iter().filter_map(|n| db.cf_handle(n)).collect();
+                    let mut fo = FlushOptions::default();
+                    fo.set_wait(true);
+                    if let Err(e) = db.flush_cfs_opt(&cfs, &fo) {
+                        tracing::warn!(error = %e, "volatile store: writeback failed");
+                    }
+                }
+            })
+            .map_err(|e| StorageError::io("starting the writeback thread", e))?;
+        Ok(Writeback { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn rocks(context: &str) -> impl Fn(rocksdb::Error) -> StorageError + '_ {
@@ -149,7 +193,7 @@ impl Store {
                     .map_err(|e| StorageError::io(format!("creating {}", dir.display()), e))?;
                 // The database first, then the marker: a crash in between leaves a dir without a
                 // marker but with db/, which `inspect` refuses (not silently re-used).
-                let db = Self::open_db(dir, true)?;
+                let db = Self::open_db(dir, true, opts.volatile)?;
                 drop(db);
                 layout::write_marker(dir, &id)?;
                 id
@@ -165,12 +209,13 @@ impl Store {
                 id
             }
         };
-        let db = Self::open_db(dir, false)?;
+        let db = Self::open_db(dir, false, opts.volatile)?;
         let db = Arc::new(db);
         let state = load_state(&db)?;
         let syncer = Syncer::start(db.clone(), opts.fsync && !opts.volatile)?;
         let mut write_opts = WriteOptions::default();
         write_opts.disable_wal(opts.volatile);
+        let writeback = if opts.volatile { Some(Writeback::start(db.clone())?) } else { None };
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -180,13 +225,16 @@ impl Store {
                 syncer,
                 write_opts,
                 volatile: opts.volatile,
+                _writeback: writeback,
             }),
         })
     }
 
-    fn open_db(dir: &Path, create: bool) -> Result<DB, StorageError> {
+    fn open_db(dir: &Path, create: bool, volatile: bool) -> Result<DB, StorageError> {
         let mut opts = db_options();
         opts.create_if_missing(create);
+        // Without a WAL, only an atomic flush keeps the column families consistent on disk.
+        opts.set_atomic_flush(volatile);
         let cfs: Vec<ColumnFamilyDescriptor> =
             ALL_CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n))).collect();
         DB::open_cf_descriptors(&opts, layout::db_path(dir), cfs).map_err(|e| StorageError::Corrupt {

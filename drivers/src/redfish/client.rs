@@ -2,8 +2,9 @@
 //! connection errors (and 5xx for reads), bounded response bodies, basic auth, TLS verification
 //! per node (`redfish_verify_ca`: true = built-in roots, false = none, path = that CA bundle).
 //!
-//! Requests that change state carry `X-Ferric-Member` and `X-Ferric-Lock-Generation` (real BMCs
-//! ignore them; Ferric's Jepsen fake BMC fences on them).
+//! Requests that change state, and reads of a node's system, carry `X-Ferric-Member` and (under a
+//! lock) `X-Ferric-Lock-Generation` (real BMCs ignore them; Ferric's Jepsen fake BMC fences on
+//! them and records who looked at which machine).
 
 use crate::config::RedfishConfig;
 use ferric_model::Error;

@@ -151,22 +151,25 @@ fn power_of(system: &Value) -> PowerState {
     }
 }
 
-/// Shared by the redfish interfaces: the client and the node's system.
+/// Shared by the redfish interfaces: the client, the node's system, and who is asking.
 struct Ctx<'a> {
     client: &'a RedfishClient,
     info: RedfishInfo,
     path: String,
+    /// Sent on reads of the system too, so a BMC (the Jepsen fake) can tell which member, under
+    /// which lock, is looking at the machine (take-over, pauses in the middle of an action).
+    fence: Fence,
 }
 
 impl<'a> Ctx<'a> {
-    async fn new(client: &'a RedfishClient, node: &Node) -> Result<Ctx<'a>, Error> {
-        let info = parse_driver_info(node)?;
+    async fn new(client: &'a RedfishClient, task: &TaskContext) -> Result<Ctx<'a>, Error> {
+        let info = parse_driver_info(&task.node)?;
         let path = client.system_path(&info.endpoint, info.system_id.as_deref()).await?;
-        Ok(Ctx { client, info, path })
+        Ok(Ctx { client, info, path, fence: fence(task) })
     }
 
     async fn system(&self) -> Result<Value, Error> {
-        self.client.get(&self.info.endpoint, &self.path).await
+        Ok(self.client.request(&self.info.endpoint, Method::GET, &self.path, None, Some(&self.fence)).await?.body)
     }
 
     fn err(&self, msg: String) -> Error {
@@ -273,7 +276,7 @@ impl BaseInterface for RedfishPower {
 #[async_trait]
 impl PowerInterface for RedfishPower {
     async fn get_power_state(&self, task: &TaskContext) -> Result<PowerState, Error> {
-        Ctx::new(&self.client, &task.node).await?.power().await
+        Ctx::new(&self.client, task).await?.power().await
     }
 
     async fn set_power_state(
@@ -282,7 +285,7 @@ impl PowerInterface for RedfishPower {
         action: PowerAction,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let (reset, target) = match action {
             PowerAction::On => ("On", PowerState::On),
             PowerAction::Off => ("ForceOff", PowerState::Off),
@@ -297,7 +300,7 @@ impl PowerInterface for RedfishPower {
     /// Ironic's redfish reboot: if on, ForceOff and wait for off; then On and wait for on.
     /// Soft: GracefulRestart and wait for on.
     async fn reboot(&self, task: &mut TaskContext, soft: bool, timeout: Option<Duration>) -> Result<(), Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let t = self.timeout(timeout);
         if soft {
             ctx.reset(task, "GracefulRestart", None).await?;
@@ -361,7 +364,7 @@ impl BaseInterface for RedfishManagement {
 #[async_trait]
 impl ManagementInterface for RedfishManagement {
     async fn get_supported_boot_devices(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let allowed = sys.pointer("/Boot/BootSourceOverrideTarget@Redfish.AllowableValues").and_then(Value::as_array);
         Ok(match allowed {
@@ -375,7 +378,7 @@ impl ManagementInterface for RedfishManagement {
     async fn set_boot_device(&self, task: &mut TaskContext, device: &str, persistent: bool) -> Result<(), Error> {
         let target = to_redfish_device(device)
             .ok_or_else(|| Error::invalid(format!("Invalid boot device {device} specified.")))?;
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let body = json!({"Boot": {
             "BootSourceOverrideTarget": target,
             "BootSourceOverrideEnabled": if persistent { "Continuous" } else { "Once" },
@@ -385,7 +388,7 @@ impl ManagementInterface for RedfishManagement {
     }
 
     async fn get_boot_device(&self, task: &TaskContext) -> Result<BootDeviceInfo, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let dev = sys.pointer("/Boot/BootSourceOverrideTarget").and_then(Value::as_str).and_then(from_redfish_device);
         let persistent = match sys.pointer("/Boot/BootSourceOverrideEnabled").and_then(Value::as_str) {
@@ -397,23 +400,23 @@ impl ManagementInterface for RedfishManagement {
     }
 
     async fn inject_nmi(&self, task: &mut TaskContext) -> Result<(), Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         ctx.reset(task, "Nmi", None).await
     }
 
     async fn get_node_health(&self, task: &TaskContext) -> Result<Option<String>, Error> {
-        let sys = Ctx::new(&self.client, &task.node).await?.system().await?;
+        let sys = Ctx::new(&self.client, task).await?.system().await?;
         Ok(sys.pointer("/Status/Health").and_then(Value::as_str).map(str::to_string))
     }
 
     async fn detect_vendor(&self, task: &TaskContext) -> Result<Option<String>, Error> {
-        let sys = Ctx::new(&self.client, &task.node).await?.system().await?;
+        let sys = Ctx::new(&self.client, task).await?.system().await?;
         Ok(sys.get("Manufacturer").and_then(Value::as_str).map(|m| m.to_lowercase()))
     }
 
     /// MACs of the system's enabled EthernetInterfaces (at most 64 interfaces read).
     async fn get_mac_addresses(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let Some(link) = sys.pointer("/EthernetInterfaces/@odata.id").and_then(Value::as_str) else {
             return Ok(Vec::new());
@@ -434,7 +437,7 @@ impl ManagementInterface for RedfishManagement {
     }
 
     async fn get_supported_boot_modes(&self, task: &TaskContext) -> Result<Vec<String>, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let allowed = sys.pointer("/Boot/BootSourceOverrideMode@Redfish.AllowableValues").and_then(Value::as_array);
         Ok(match allowed {
@@ -452,7 +455,7 @@ impl ManagementInterface for RedfishManagement {
     }
 
     async fn get_boot_mode(&self, task: &TaskContext) -> Result<Option<String>, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         Ok(match sys.pointer("/Boot/BootSourceOverrideMode").and_then(Value::as_str) {
             Some("UEFI") => Some("uefi".into()),
@@ -467,14 +470,14 @@ impl ManagementInterface for RedfishManagement {
             "bios" => "Legacy",
             other => return Err(Error::invalid(format!("Invalid boot mode {other} specified."))),
         };
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let body = json!({"Boot": {"BootSourceOverrideMode": m}});
         self.client.request(&ctx.info.endpoint, Method::PATCH, &ctx.path, Some(&body), Some(&fence(task))).await?;
         Ok(())
     }
 
     async fn get_secure_boot_state(&self, task: &TaskContext) -> Result<Option<bool>, Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let Some(link) = sys.pointer("/SecureBoot/@odata.id").and_then(Value::as_str) else {
             return Err(unsupported("secure boot", &task.node));
@@ -484,7 +487,7 @@ impl ManagementInterface for RedfishManagement {
     }
 
     async fn set_secure_boot_state(&self, task: &mut TaskContext, enabled: bool) -> Result<(), Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let Some(link) = sys.pointer("/SecureBoot/@odata.id").and_then(Value::as_str).map(str::to_string) else {
             return Err(unsupported("secure boot", &task.node));
@@ -507,7 +510,7 @@ impl RedfishBios {
     }
 
     async fn bios(&self, task: &TaskContext) -> Result<(Ctx<'_>, String, Value), Error> {
-        let ctx = Ctx::new(&self.client, &task.node).await?;
+        let ctx = Ctx::new(&self.client, task).await?;
         let sys = ctx.system().await?;
         let Some(link) = sys.pointer("/Bios/@odata.id").and_then(Value::as_str).map(str::to_string) else {
             return Err(Error::UnsupportedDriverExtension {

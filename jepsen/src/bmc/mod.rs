@@ -5,4 +5,4 @@ mod event;
 mod server;
 
 pub use event::BmcEvent;
-pub use server::{BmcMode, FakeBmc, GENERATION_HEADER, MEMBER_HEADER};
+pub use server::{BmcHandle, BmcMode, FakeBmc, TrapHit, GENERATION_HEADER, MEMBER_HEADER};

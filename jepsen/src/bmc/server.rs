@@ -5,6 +5,11 @@
 //! Observe mode accepts everything (a real, token-blind BMC). Fence mode answers 409 to a
 //! mutating request whose generation is lower than the highest it has seen for that system.
 //! Systems exist on first use and start powered off.
+//!
+//! The trap (for the `pause-action` nemesis): once armed, the next request that opens an action —
+//! the first the BMC sees from a member under a new lock generation for a system — is reported
+//! to the nemesis and held for a while before it is answered, so a SIGSTOP lands while that
+//! member is in the middle of acting on the machine.
 
 use super::BmcEvent;
 use crate::clock::RunClock;
@@ -15,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -60,6 +65,8 @@ impl Default for System {
 struct Inner {
     systems: HashMap<String, System>,
     max_generation: HashMap<String, u64>,
+    /// (system, generation) pairs any request has carried: a new pair opens an action.
+    generations_seen: HashSet<(String, u64)>,
     events: Vec<BmcEvent>,
     writer: Option<JsonlWriter>,
 }
@@ -70,6 +77,46 @@ struct Shared {
     /// Artificial latency before a mutating command is carried out (widens race windows).
     delay: Duration,
     inner: Mutex<Inner>,
+    trap: Mutex<Option<Trap>>,
+}
+
+struct Trap {
+    hold: Duration,
+    tx: tokio::sync::oneshot::Sender<TrapHit>,
+}
+
+/// The request the armed trap caught: a member starting an action on a machine.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrapHit {
+    pub member: String,
+    pub system: String,
+    pub generation: u64,
+    pub method: String,
+    /// Run time (ns) at receipt.
+    pub time: u64,
+}
+
+/// A cheap handle on the fake BMC's machines, for workers that want to know a power state.
+#[derive(Clone)]
+pub struct BmcHandle(Arc<Shared>);
+
+impl std::fmt::Debug for BmcHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BmcHandle")
+    }
+}
+
+impl BmcHandle {
+    /// Current power state of a system (`None` if never touched).
+    pub fn power_on(&self, system: &str) -> Option<bool> {
+        self.0
+            .inner
+            .lock()
+            .expect("bmc lock")
+            .systems
+            .get(system)
+            .map(|s| s.power_on)
+    }
 }
 
 /// A running fake BMC; stops when dropped.
@@ -103,9 +150,11 @@ impl FakeBmc {
             inner: Mutex::new(Inner {
                 systems: HashMap::new(),
                 max_generation: HashMap::new(),
+                generations_seen: HashSet::new(),
                 events: Vec::new(),
                 writer,
             }),
+            trap: Mutex::new(None),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(FakeBmc { addr, shared, task })
@@ -126,13 +175,23 @@ impl FakeBmc {
 
     /// Current power state of a system (`None` if never touched).
     pub fn power_on(&self, system: &str) -> Option<bool> {
-        self.shared
-            .inner
-            .lock()
-            .expect("bmc lock")
-            .systems
-            .get(system)
-            .map(|s| s.power_on)
+        self.handle().power_on(system)
+    }
+
+    pub fn handle(&self) -> BmcHandle {
+        BmcHandle(self.shared.clone())
+    }
+
+    /// Arms the trap: the next request that opens an action is reported on the returned channel
+    /// and answered only after `hold`. Re-arming replaces an unsprung trap.
+    pub fn arm_trap(&self, hold: Duration) -> tokio::sync::oneshot::Receiver<TrapHit> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *self.shared.trap.lock().expect("trap lock") = Some(Trap { hold, tx });
+        rx
+    }
+
+    pub fn disarm_trap(&self) {
+        self.shared.trap.lock().expect("trap lock").take();
     }
 }
 
@@ -289,6 +348,31 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
             return respond(404, redfish_error("Base.1.0.ResourceMissingAtURI", &path))
         }
     };
+    if let (Some(g), Some(m)) = (generation, member.as_deref()) {
+        let opens_action = shared
+            .inner
+            .lock()
+            .expect("bmc lock")
+            .generations_seen
+            .insert((system.clone(), g));
+        let sprung = if opens_action {
+            shared.trap.lock().expect("trap lock").take()
+        } else {
+            None
+        };
+        if let Some(trap) = sprung {
+            let hit = TrapHit {
+                member: m.to_string(),
+                system: system.clone(),
+                generation: g,
+                method: method.clone(),
+                time,
+            };
+            // The nemesis may have given up waiting: then the hold is harmless.
+            let _ = trap.tx.send(hit);
+            tokio::time::sleep(trap.hold).await;
+        }
+    }
     if mutating && !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
     }
@@ -467,6 +551,46 @@ mod tests {
         assert_eq!(ev[3].action.as_deref(), Some("boot:Pxe"));
         assert_eq!(crate::history::read_jsonl::<BmcEvent>(&log).unwrap(), ev);
         assert_eq!(b.power_on("s1"), Some(false));
+    }
+
+    #[tokio::test]
+    async fn the_trap_catches_the_first_request_of_a_new_generation_and_holds_it() {
+        let b = bmc(BmcMode::Observe, None).await;
+        let c = HttpClient::default();
+        assert_eq!(reset(&c, &b, "s1", "m1", 10, "On").await, 204);
+        let hold = Duration::from_millis(300);
+        let mut rx = b.arm_trap(hold);
+        // Generation 10 on s1 is not new: the trap stays armed.
+        assert_eq!(reset(&c, &b, "s1", "m1", 10, "ForceOff").await, 204);
+        assert!(rx.try_recv().is_err());
+        let started = std::time::Instant::now();
+        let get = |g: &'static str| {
+            let c = c.clone();
+            let addr = b.addr();
+            async move {
+                c.request(
+                    addr,
+                    "GET",
+                    "/redfish/v1/Systems/s1",
+                    &[(MEMBER_HEADER, "m2"), (GENERATION_HEADER, g)],
+                    None,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let r = get("11").await;
+        assert!(started.elapsed() >= hold, "held: {:?}", started.elapsed());
+        assert_eq!(r.json().unwrap()["PowerState"], "Off");
+        let hit = rx.try_recv().unwrap();
+        assert_eq!(
+            (hit.member.as_str(), hit.system.as_str(), hit.generation),
+            ("m2", "s1", 11)
+        );
+        // Sprung once: the next new generation is not held.
+        let started = std::time::Instant::now();
+        get("12").await;
+        assert!(started.elapsed() < hold);
     }
 
     #[tokio::test]

@@ -55,11 +55,11 @@ impl Checker for LostAckChecker {
                 }
                 continue;
             };
+            let mut lost: BTreeSet<String> = BTreeSet::new();
             // Acknowledged before the final read began, and missing from it.
             for add in adds.iter().filter(|p| p.kind() == OpKind::Ok) {
                 let e = element(&add.invoke.value);
                 if add.end().is_some_and(|t| t < last.start()) && !last_set.contains(&e) {
-                    lost_total += 1;
                     r.fail(
                         Anomaly::new(
                             "lost-ack",
@@ -71,14 +71,15 @@ impl Checker for LostAckChecker {
                         .ops(vec![add.invoke.index, last.invoke.index])
                         .at(last.start()),
                     );
+                    lost.insert(e);
                 }
             }
             recovered_total += adds
                 .iter()
                 .filter(|p| p.kind() != OpKind::Ok && last_set.contains(&element(&p.invoke.value)))
                 .count();
-            // Once seen, always seen; never an element nobody added.
-            for (i, (ri, si)) in reads.iter().enumerate() {
+            // Never an element nobody added.
+            for (ri, si) in &reads {
                 for e in si.iter().filter(|e| !attempted.contains_key(*e)) {
                     r.fail(
                         Anomaly::new(
@@ -89,26 +90,41 @@ impl Checker for LostAckChecker {
                         .ops(vec![ri.invoke.index]),
                     );
                 }
-                let Some(ri_end) = ri.end() else { continue };
-                for (rj, sj) in reads
-                    .iter()
-                    .skip(i + 1)
-                    .filter(|(rj, _)| rj.start() > ri_end)
-                {
-                    for e in si.difference(sj) {
-                        lost_total += 1;
-                        r.fail(
-                            Anomaly::new(
-                                "lost-after-read",
-                                format!("set {key}: {e} was read, then missing from a later read"),
-                            )
-                            .key(key)
-                            .ops(vec![ri.invoke.index, rj.invoke.index])
-                            .at(rj.start()),
-                        );
+            }
+            // Once seen, always seen: per element, the first read that ended with it and the first
+            // read that began after that and lacks it (one anomaly per element).
+            let mut first_seen: BTreeMap<&String, (u64, &OpPair)> = BTreeMap::new();
+            for (ri, si) in &reads {
+                let Some(end) = ri.end() else { continue };
+                for e in si {
+                    let entry = first_seen.entry(e).or_insert((end, *ri));
+                    if end < entry.0 {
+                        *entry = (end, *ri);
                     }
                 }
             }
+            for (e, (seen_end, ri)) in first_seen {
+                if lost.contains(e) {
+                    continue;
+                }
+                let Some((rj, _)) = reads
+                    .iter()
+                    .find(|(rj, sj)| rj.start() > seen_end && !sj.contains(e))
+                else {
+                    continue;
+                };
+                lost.insert(e.clone());
+                r.fail(
+                    Anomaly::new(
+                        "lost-after-read",
+                        format!("set {key}: {e} was read, then missing from a later read"),
+                    )
+                    .key(key)
+                    .ops(vec![ri.invoke.index, rj.invoke.index])
+                    .at(rj.start()),
+                );
+            }
+            lost_total += lost.len();
         }
         r.stat("acknowledged", acked_total);
         r.stat("lost", lost_total);

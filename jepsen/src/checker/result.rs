@@ -109,6 +109,10 @@ pub struct CheckResult {
     pub stats: Map<String, Value>,
 }
 
+/// At most this many anomalies are kept per checker (the rest are counted in the stat
+/// `anomalies-not-kept`), so a run that goes badly wrong still has a readable report.
+pub const MAX_ANOMALIES: usize = 200;
+
 impl CheckResult {
     pub fn new(checker: &str) -> CheckResult {
         CheckResult {
@@ -122,14 +126,27 @@ impl CheckResult {
     /// Records an anomaly and makes the verdict `Invalid`.
     pub fn fail(&mut self, anomaly: Anomaly) {
         self.valid = Validity::Invalid;
-        self.anomalies.push(anomaly);
+        self.keep(anomaly);
+    }
+
+    fn keep(&mut self, anomaly: Anomaly) {
+        if self.anomalies.len() < MAX_ANOMALIES {
+            self.anomalies.push(anomaly);
+            return;
+        }
+        let dropped = self
+            .stats
+            .get("anomalies-not-kept")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        self.stat("anomalies-not-kept", dropped + 1);
     }
 
     /// Records why the checker cannot decide; the verdict becomes `Unknown` unless already
     /// `Invalid`.
     pub fn unknown(&mut self, anomaly: Anomaly) {
         self.valid = self.valid.merge(Validity::Unknown);
-        self.anomalies.push(anomaly);
+        self.keep(anomaly);
     }
 
     pub fn stat(&mut self, name: &str, value: impl Into<Value>) {
@@ -163,5 +180,10 @@ mod tests {
         r.fail(Anomaly::new("bad", "bad"));
         r.unknown(Anomaly::new("budget", "too big"));
         assert_eq!(r.valid, Validity::Invalid);
+        for _ in 0..MAX_ANOMALIES + 5 {
+            r.fail(Anomaly::new("bad", "bad"));
+        }
+        assert_eq!(r.anomalies.len(), MAX_ANOMALIES);
+        assert_eq!(r.stats["anomalies-not-kept"], serde_json::json!(8));
     }
 }

@@ -2,6 +2,11 @@
 //! production-like test timeouts (so take-over and timeouts happen within a run), a low snapshot
 //! threshold (snapshots are installed under faults), and the unsafe switches of the negative
 //! controls (only builds with the `unsafe-test-switches` feature accept them).
+//!
+//! BMC calls get long timeouts (30 s a request, 40 s a driver call), longer than any pause the
+//! nemesis holds: a member paused in the middle of a BMC call must find its answer waiting when
+//! it resumes, and go on acting with whatever lock it had — a short timeout would abort the
+//! action and hide exactly the stale holder the lock checkers look for.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +16,7 @@ pub struct UnsafeSwitches {
     pub no_fsync: bool,
     pub stale_reads: bool,
     pub skip_lock_check: bool,
+    pub wrong_transition: bool,
 }
 
 /// The TOML text. Member-specific settings (name, addresses, data dir, join) are flags.
@@ -45,12 +51,12 @@ service_callback_timeout = 30.0
 node_locked_retry_attempts = 1
 node_locked_retry_interval = 0.2
 power_state_change_timeout = 10.0
-driver_call_timeout = 20.0
+driver_call_timeout = 40.0
 graceful_shutdown_timeout = 5.0
 
 [drivers.redfish]
 connect_timeout_s = 2
-request_timeout_s = 5
+request_timeout_s = 30
 connection_attempts = 1
 connection_retry_interval_ms = 200
 power_state_change_timeout_s = 10
@@ -62,8 +68,11 @@ power_poll_interval_ms = 200
     }
     if *unsafe_switches != UnsafeSwitches::default() {
         s.push_str(&format!(
-            "\n[unsafe_test]\nno_fsync = {}\nstale_reads = {}\nskip_lock_check = {}\n",
-            unsafe_switches.no_fsync, unsafe_switches.stale_reads, unsafe_switches.skip_lock_check
+            "\n[unsafe_test]\nno_fsync = {}\nstale_reads = {}\nskip_lock_check = {}\nwrong_transition = {}\n",
+            unsafe_switches.no_fsync,
+            unsafe_switches.stale_reads,
+            unsafe_switches.skip_lock_check,
+            unsafe_switches.wrong_transition
         ));
     }
     s

@@ -201,17 +201,45 @@ impl Cluster {
 
     /// `kill -9` and reap.
     pub async fn kill(&mut self, i: usize) -> Result<()> {
-        let Some(mut r) = self.running[i].take() else {
+        if !self.is_running(i) {
             bail!("{} not running", self.specs[i].name)
-        };
-        r.expect_exit = true;
-        signal::send(r.pid, Signal::Kill)?;
-        self.event(i, "kill", Some(r.pid), None, true);
-        let status = tokio::time::timeout(EXIT_WAIT, r.child.wait())
-            .await
-            .context("reap after SIGKILL")??;
-        self.event(i, "exit", Some(r.pid), Some(describe(&status)), true);
-        Ok(())
+        }
+        self.kill_many(&[i]).await
+    }
+
+    /// `kill -9` of every member in `members` that runs, all signalled before any is reaped (so
+    /// none outlives another by more than the signals' spacing), then reaped.
+    pub async fn kill_many(&mut self, members: &[usize]) -> Result<()> {
+        let mut killed = Vec::new();
+        for &i in members {
+            let Some(mut r) = self.running[i].take() else {
+                continue;
+            };
+            r.expect_exit = true;
+            // A failed signal still leaves the child to reap below.
+            let sent = signal::send(r.pid, Signal::Kill);
+            self.event(i, "kill", Some(r.pid), None, true);
+            killed.push((i, r, sent));
+        }
+        let mut first_error = None;
+        for (i, mut r, sent) in killed {
+            if let Err(e) = sent {
+                first_error.get_or_insert(e);
+            }
+            match tokio::time::timeout(EXIT_WAIT, r.child.wait()).await {
+                Ok(Ok(status)) => self.event(i, "exit", Some(r.pid), Some(describe(&status)), true),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(anyhow::Error::from(e).context("reap after SIGKILL"));
+                }
+                Err(_) => {
+                    first_error.get_or_insert(anyhow::anyhow!(
+                        "{} not reaped {EXIT_WAIT:?} after SIGKILL",
+                        self.specs[i].name
+                    ));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     pub fn pause(&mut self, i: usize) -> Result<()> {
@@ -376,6 +404,16 @@ mod tests {
         c.start(0, None).unwrap();
         c.start(1, None).unwrap();
         assert!(c.start(1, None).is_err());
+        // The stand-in has logged its arguments before it is killed.
+        let log_path = dir.path().join("logs/m1.log");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("fake ferric serve --name m1")
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         c.pause(1).unwrap();
         assert!(c.is_paused(1));
         c.resume(1).unwrap();

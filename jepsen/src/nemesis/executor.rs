@@ -5,12 +5,13 @@
 use super::faketime::FakeClock;
 use super::net::Net;
 use super::{Fault, Step};
+use crate::bmc::FakeBmc;
 use crate::client::ApiClient;
 use crate::cluster::Cluster;
 use crate::history::Recorder;
 use anyhow::Result;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,6 +22,12 @@ const RECONCILE_WITHIN: Duration = Duration::from_secs(30);
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 /// A rejoined member gets this long to appear before it is rejoined again.
 const REJOIN_SETTLE: Duration = Duration::from_secs(8);
+/// `pause-action`: how long the fake BMC holds the request it caught (the SIGSTOP is sent as
+/// soon as the catch is reported, so it lands well within this).
+const TRAP_HOLD: Duration = Duration::from_secs(1);
+/// `pause-action`: how long to wait for a member to start an action (at most a third of the
+/// fault's hold) before pausing the scheduled member instead.
+const TRAP_WAIT_MAX: Duration = Duration::from_secs(5);
 
 pub struct Nemesis<'a> {
     pub cluster: &'a mut Cluster,
@@ -31,6 +38,10 @@ pub struct Nemesis<'a> {
     pub removed: BTreeSet<usize>,
     /// Peer address new members join through.
     pub join: std::net::SocketAddr,
+    /// The fake BMC (for `pause-action`).
+    pub bmc: Option<&'a FakeBmc>,
+    /// Step id → the member a `pause-action` actually paused.
+    pub paused: HashMap<usize, usize>,
 }
 
 fn names(c: &Cluster) -> Vec<String> {
@@ -45,6 +56,7 @@ impl Nemesis<'_> {
             | Fault::Pause { member }
             | Fault::Clock { member, .. }
             | Fault::Member { member } => Some(names[*member].clone()),
+            Fault::PauseAction { .. } => self.paused.get(&id).map(|m| names[*m].clone()),
             _ => None,
         };
         let mut v = json!({"fault": fault.class().as_str(), "phase": phase, "id": id, "label": fault.label(&names), "member": member, "detail": fault});
@@ -188,7 +200,49 @@ impl Nemesis<'_> {
         json!({"converged": false, "actions": actions})
     }
 
-    async fn begin(&mut self, id: usize, fault: &Fault) -> Result<()> {
+    /// `pause-action`: arms the BMC's trap, waits (at most `wait`) for a member to start an
+    /// action and pauses it while the BMC holds its request; else pauses `fallback`.
+    async fn pause_in_action(
+        &mut self,
+        id: usize,
+        fallback: usize,
+        wait: Duration,
+    ) -> Result<Value> {
+        let names = names(self.cluster);
+        let hit = match self.bmc {
+            Some(bmc) => {
+                let rx = bmc.arm_trap(TRAP_HOLD);
+                let hit = tokio::time::timeout(wait, rx)
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                bmc.disarm_trap();
+                hit
+            }
+            None => None,
+        };
+        let caught = hit.as_ref().and_then(|h| {
+            let i = names.iter().position(|n| *n == h.member)?;
+            (self.cluster.is_running(i) && !self.cluster.is_paused(i)).then_some(i)
+        });
+        let member = caught.unwrap_or(fallback);
+        self.cluster.pause(member)?;
+        self.paused.insert(id, member);
+        Ok(match (caught, hit) {
+            (Some(_), Some(h)) => json!({
+                "label": format!("pause {} mid-action ({} {}, generation {})", names[member], h.method, h.system, h.generation),
+                "in_action": true,
+                "trap": h,
+            }),
+            _ => json!({
+                "label": format!("pause {} (no action began within {} ms)", names[member], wait.as_millis()),
+                "in_action": false,
+            }),
+        })
+    }
+
+    async fn begin(&mut self, id: usize, step: &Step) -> Result<()> {
+        let fault = &step.fault;
         let (f, extra) = match fault {
             Fault::Partition { grudge, rule, .. } => {
                 self.net.partition(grudge, *rule)?;
@@ -201,6 +255,15 @@ impl Nemesis<'_> {
             Fault::Pause { member } => {
                 self.cluster.pause(*member)?;
                 ("pause", json!({}))
+            }
+            Fault::PauseAction { member } => {
+                let wait = TRAP_WAIT_MAX.min(Duration::from_millis(step.hold_ms / 3));
+                ("pause", self.pause_in_action(id, *member, wait).await?)
+            }
+            Fault::KillAll => {
+                let all: Vec<usize> = (0..self.cluster.specs.len()).collect();
+                self.cluster.kill_many(&all).await?;
+                ("kill-all", json!({}))
             }
             Fault::Clock { member, offset_ms } => {
                 self.set_clock(*member, *offset_ms)?;
@@ -239,6 +302,23 @@ impl Nemesis<'_> {
                 self.cluster.resume(*member)?;
                 ("resume".into(), json!({}))
             }
+            Fault::PauseAction { member } => {
+                let m = self.paused.remove(&id).unwrap_or(*member);
+                self.cluster.resume(m)?;
+                (
+                    "resume".into(),
+                    json!({"member": self.cluster.specs[m].name}),
+                )
+            }
+            Fault::KillAll => {
+                // The first member restarts on its own data; the others join through it.
+                for i in 0..self.cluster.specs.len() {
+                    if !self.cluster.is_running(i) {
+                        self.cluster.start(i, (i != 0).then_some(self.join))?;
+                    }
+                }
+                ("start-all".into(), json!({}))
+            }
             Fault::Clock { member, .. } => {
                 self.set_clock(*member, 0)?;
                 ("clock-reset".into(), json!({}))
@@ -258,7 +338,7 @@ impl Nemesis<'_> {
     pub async fn run(&mut self, steps: &[Step], start: Instant) {
         for (id, step) in steps.iter().enumerate() {
             self.hold(start + Duration::from_millis(step.at_ms)).await;
-            if let Err(e) = self.begin(id, &step.fault).await {
+            if let Err(e) = self.begin(id, step).await {
                 self.recorder.nemesis("skipped", json!({"fault": step.fault.class().as_str(), "phase": "instant", "id": id, "error": format!("{e:#}")}));
                 continue;
             }
@@ -284,6 +364,7 @@ impl Nemesis<'_> {
             self.set_clock(i, 0)?;
         }
         self.removed.clear();
+        self.paused.clear();
         // Give joins a moment to land before re-adding what is still missing.
         let membership = self.reconcile_membership(RECONCILE_WITHIN).await;
         self.recorder.nemesis(

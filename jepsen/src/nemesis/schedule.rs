@@ -19,6 +19,10 @@ pub enum FaultClass {
     Member,
     Delay,
     Loss,
+    /// `kill -9` of every member at the same moment (what is only in memory is gone).
+    KillAll,
+    /// SIGSTOP of a member while the fake BMC holds the first request of its action.
+    PauseAction,
 }
 
 impl FaultClass {
@@ -31,6 +35,8 @@ impl FaultClass {
             FaultClass::Member => "member",
             FaultClass::Delay => "delay",
             FaultClass::Loss => "loss",
+            FaultClass::KillAll => "kill-all",
+            FaultClass::PauseAction => "pause-action",
         }
     }
 }
@@ -50,6 +56,14 @@ pub enum Fault {
     },
     /// SIGSTOP, SIGCONT when the fault ends.
     Pause {
+        member: usize,
+    },
+    /// Every member `kill -9`ed together, all restarted when the fault ends.
+    KillAll,
+    /// SIGSTOP of whichever member the fake BMC catches starting an action (the first request
+    /// under a new lock generation, held by the BMC until the signal has landed); `member` if
+    /// none starts one soon. SIGCONT when the fault ends.
+    PauseAction {
         member: usize,
     },
     /// Wall clock of one member moved by `offset_ms`, reset when the fault ends.
@@ -83,6 +97,8 @@ impl Fault {
             Fault::Member { .. } => FaultClass::Member,
             Fault::Delay { .. } => FaultClass::Delay,
             Fault::Loss { .. } => FaultClass::Loss,
+            Fault::KillAll => FaultClass::KillAll,
+            Fault::PauseAction { .. } => FaultClass::PauseAction,
         }
     }
 
@@ -94,6 +110,10 @@ impl Fault {
             }
             Fault::Kill { member } => format!("kill -9 {}", names[*member]),
             Fault::Pause { member } => format!("pause {}", names[*member]),
+            Fault::KillAll => "kill -9 all".to_string(),
+            Fault::PauseAction { member } => {
+                format!("pause mid-action (else {})", names[*member])
+            }
             Fault::Clock { member, offset_ms } => {
                 format!("clock {} {:+} ms", names[*member], offset_ms)
             }
@@ -171,6 +191,8 @@ fn concrete(class: FaultClass, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Fa
         }
         FaultClass::Kill => Fault::Kill { member: one },
         FaultClass::Pause => Fault::Pause { member: one },
+        FaultClass::KillAll => Fault::KillAll,
+        FaultClass::PauseAction => Fault::PauseAction { member: one },
         FaultClass::Clock => {
             let mag = rng.gen_range(5_000..=120_000i64);
             Fault::Clock {

@@ -102,12 +102,22 @@ pub fn summary_text(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> S
             for a in r.anomalies.iter().take(SHOWN_ANOMALIES) {
                 let _ = writeln!(s, "  [{}] {}: {}", r.checker, a.kind, a.message);
             }
+            let not_kept = r
+                .stats
+                .get("anomalies-not-kept")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             if r.anomalies.len() > SHOWN_ANOMALIES {
                 let _ = writeln!(
                     s,
-                    "  [{}] … {} more in results.json",
+                    "  [{}] … {} more in results.json{}",
                     r.checker,
-                    r.anomalies.len() - SHOWN_ANOMALIES
+                    r.anomalies.len() - SHOWN_ANOMALIES,
+                    if not_kept > 0 {
+                        format!(", {not_kept} more counted only")
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

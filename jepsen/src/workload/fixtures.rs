@@ -2,6 +2,7 @@
 //! retries: nothing is being checked yet).
 
 use super::Ctx;
+use crate::bmc::BmcHandle;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -16,6 +17,8 @@ pub struct Fixtures {
     pub power_nodes: Vec<(String, String)>,
     /// Provision nodes (fake-hardware), by uuid.
     pub provision_nodes: Vec<String>,
+    /// The fake BMC the lock nodes point at (to read their power state).
+    pub bmc: Option<BmcHandle>,
 }
 
 async fn create(ctx: &Ctx, body: Value) -> Result<String> {

@@ -3,7 +3,7 @@
 //! final reads, from every member.
 
 use super::{fixtures::Fixtures, power, provision, register, set, Ctx};
-use crate::cli::WorkloadKind;
+use crate::cli::{PowerTarget, WorkloadKind};
 use crate::history::Worker;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -20,6 +20,8 @@ pub struct WorkerPlan {
     /// Operations per second, all workers together.
     pub rate: u64,
     pub workloads: Vec<WorkloadKind>,
+    /// What the lock workload asks for.
+    pub power_targets: Vec<PowerTarget>,
     pub seed: u64,
 }
 
@@ -66,7 +68,15 @@ pub async fn run_workers(
                         }
                     }
                     Some(WorkloadKind::Lock) => {
-                        power::step(&ctx, &fx, &mut worker, member, &mut rng).await
+                        power::step(
+                            &ctx,
+                            &fx,
+                            &plan.power_targets,
+                            &mut worker,
+                            member,
+                            &mut rng,
+                        )
+                        .await
                     }
                     Some(WorkloadKind::Provision) => {
                         provision::step(&ctx, &fx, &mut worker, member, &mut rng, &mut last_state)
