@@ -1,5 +1,5 @@
-//! The clock the conductor stamps commands with and measures timeouts by. Injected, so tests can
-//! drive it, and with a test-only skew hook (the Jepsen harness bumps one member's clock by
+//! The clock the conductor stamps commands with and measures timeouts by. Injected (the
+//! periodic decisions are pure functions of a given time, tested with given times), and with a test-only skew hook (the Jepsen harness bumps one member's clock by
 //! writing signed milliseconds into the file named by `FERRIC_TEST_CLOCK_OFFSET_FILE`).
 
 use ferric_model::Timestamp;
@@ -59,33 +59,5 @@ impl Clock for SystemClock {
         } else {
             now.checked_sub(Duration::from_millis((-skew) as u64)).unwrap_or(now)
         }
-    }
-}
-
-/// A clock tests move by hand.
-pub struct ManualClock {
-    wall: Mutex<Timestamp>,
-    base: Instant,
-    offset: Mutex<Duration>,
-}
-
-impl ManualClock {
-    pub fn new(start: Timestamp) -> Arc<ManualClock> {
-        Arc::new(ManualClock { wall: Mutex::new(start), base: Instant::now(), offset: Mutex::new(Duration::ZERO) })
-    }
-
-    pub fn advance(&self, d: Duration) {
-        *self.offset.lock().expect("clock") += d;
-        let mut w = self.wall.lock().expect("clock");
-        *w = w.plus_secs(d.as_secs_f64());
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.wall.lock().expect("clock")
-    }
-    fn instant(&self) -> Instant {
-        self.base + *self.offset.lock().expect("clock")
     }
 }

@@ -90,6 +90,18 @@ pub fn webhook_body(ev: &PendingEvent) -> serde_json::Value {
     })
 }
 
+/// A URL without credentials or query (which may carry them), for messages and logs.
+pub fn redact_url(u: &str) -> String {
+    let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+    let rest = rest.split_once('@').map(|(_, r)| r).unwrap_or(rest);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    if scheme.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{scheme}://{rest}")
+    }
+}
+
 /// When an event is due for its next attempt.
 pub fn due(ev: &PendingEvent, cfg: &EventsConfig, now: ferric_model::Timestamp) -> bool {
     if ev.failed {
@@ -122,9 +134,6 @@ impl EventSender {
     }
 
     pub fn start(self: &Arc<Self>, cancel: CancellationToken) {
-        if !self.cfg.enabled() {
-            return;
-        }
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs_f64(me.cfg.interval));
@@ -142,8 +151,26 @@ impl EventSender {
     }
 
     /// One delivery round (leader only): every due event, oldest first, at most 256 per round.
+    /// With no Nova endpoint and no webhook, events are dropped (acknowledged) rather than kept;
+    /// failed events beyond the newest `MAX_FAILED_KEPT` are dropped too, so the state stays
+    /// bounded.
     pub async fn round(&self) {
+        const MAX_FAILED_KEPT: usize = 1000;
         let now = self.clock.now();
+        let drop: Vec<u64> = self.cluster.read_state(|s| {
+            if !self.cfg.enabled() {
+                return s.events.keys().take(1024).copied().collect();
+            }
+            let failed: Vec<u64> = s.events.values().filter(|e| e.failed).map(|e| e.id).collect();
+            failed.iter().take(failed.len().saturating_sub(MAX_FAILED_KEPT)).copied().collect()
+        });
+        for id in drop {
+            let cmd = Command::AckEvent { id, delivered: true, error: None, max_attempts: self.cfg.max_attempts, now };
+            let _ = self.cluster.propose(cmd).await;
+        }
+        if !self.cfg.enabled() {
+            return;
+        }
         let due_events: Vec<PendingEvent> = self
             .cluster
             .read_state(|s| s.events.values().filter(|e| due(e, &self.cfg, now)).take(256).cloned().collect());
@@ -182,7 +209,7 @@ impl EventSender {
         for hook in &self.cfg.webhooks {
             let resp = self.http.post(hook).json(&webhook_body(ev)).send().await.map_err(|e| format!("webhook: {}", e.without_url()))?;
             if !resp.status().is_success() {
-                return Err(format!("webhook {hook} answered {}", resp.status()));
+                return Err(format!("webhook {} answered {}", redact_url(hook), resp.status()));
             }
         }
         Ok(())
@@ -220,6 +247,12 @@ mod tests {
         let mut failed = ev(0, None);
         failed.failed = true;
         assert!(!due(&failed, &cfg, Timestamp(1_000_000_000)));
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(redact_url("https://user:pw@hooks.example/x?token=abc"), "https://hooks.example/x");
+        assert_eq!(redact_url("http://h:1/p"), "http://h:1/p");
     }
 
     #[test]

@@ -18,6 +18,9 @@ async fn newer_peer_is_refused_with_a_clear_error() {
     assert_eq!(st, 201);
     let uuid = uuid::Uuid::parse_str(node["uuid"].as_str().unwrap()).unwrap();
     let clients = PeerClients::new(Duration::from_secs(2));
+    // A member of the same cluster (calls without a cluster id are refused).
+    let cid = api.status(&m.url()).await.unwrap()["cluster_id"].as_str().unwrap().to_string();
+    clients.set_cluster_id(&cid);
     let call = |schema: u32| {
         let env = serde_json::json!({
             "schema": schema, "from": "future-member", "mode": "Serve", "ring_version": 0,
@@ -59,6 +62,10 @@ async fn calls_from_another_cluster_are_refused() {
             other => panic!("{method:?}: a foreign cluster was not refused: {other:?}"),
         }
     }
+    // A caller naming no cluster is refused too.
+    let anonymous = PeerClients::new(Duration::from_secs(2));
+    let r = anonymous.call(&m.peer, Method::Vote, b"{}".to_vec(), Duration::from_secs(5)).await;
+    assert!(matches!(r, Err(ferric_raft::transport::TransportError::Failed { .. })), "{r:?}");
     // The member is unharmed: still its own leader.
     let s = Api::default().status(&m.url()).await.unwrap();
     assert_eq!(s["leader"], "solo");

@@ -32,9 +32,9 @@ pub enum Command {
     // ---- conductors ----
     RegisterConductor { record: ConductorRecord, now: Timestamp },
     ConductorHeartbeat { hostname: String, now: Timestamp },
-    /// Proposed by the leader: `hostname` has not heartbeated since `silent_since`. Applied only if
-    /// its last heartbeat is still not newer than that (a late heartbeat wins).
-    ConductorOffline { hostname: String, silent_since: Timestamp, now: Timestamp },
+    /// Proposed by the leader: `hostname` has not heartbeated since its heartbeat `seq`. Applied
+    /// only if that is still its last heartbeat (a late heartbeat wins).
+    ConductorOffline { hostname: String, seq: u64, now: Timestamp },
     /// Graceful stop: the member marks itself offline.
     UnregisterConductor { hostname: String, now: Timestamp },
     /// The member left the cluster: its registration goes away.

@@ -31,6 +31,10 @@ pub struct ConductorRecord {
     pub online: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The log index of the last registration or heartbeat: liveness is judged on it (it always
+    /// moves), never on `updated_at` (a skewed clock can hold that still).
+    #[serde(default)]
+    pub heartbeat_seq: u64,
     /// Schema version the member writes and reads (rolling upgrades).
     pub schema: u32,
     /// Peer (gRPC) and API addresses, for routing and for `/cluster/status`.

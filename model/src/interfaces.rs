@@ -91,6 +91,7 @@ mod tests {
             online: true,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            heartbeat_seq: 0,
             schema: 1,
             peer_addr: String::new(),
             api_addr: String::new(),

@@ -33,7 +33,7 @@ pub use event::PendingEvent;
 pub use node::{Dict, InterfaceKind, Node, Reservation};
 pub use port::Port;
 pub use portgroup::Portgroup;
-pub use rpc::{ConductorReply, ConductorRequest, RpcEnvelope};
+pub use rpc::{ConductorReply, ConductorRequest};
 pub use state::{apply, Change, Member, Meta, State};
 pub use states::{transition, PowerAction, PowerState, ProvisionEvent, ProvisionState, ProvisionVerb};
 pub use time::Timestamp;

@@ -189,11 +189,3 @@ pub enum ConductorReply {
     Topic { topic: String },
     NodeWithToken { node: Arc<Node>, agent_token: Option<String> },
 }
-
-/// A request as it crosses between members: with the sender's schema version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RpcEnvelope {
-    pub schema: u32,
-    pub from: String,
-    pub request: ConductorRequest,
-}

@@ -206,6 +206,7 @@ fn apply_inner(
             let mut rec = record.clone();
             rec.online = true;
             rec.updated_at = now;
+            rec.heartbeat_seq = index;
             if let Some(old) = st.conductors.get(&rec.hostname) {
                 rec.created_at = old.created_at;
                 if !old.online || old.hardware_types != rec.hardware_types || old.conductor_group != rec.conductor_group {
@@ -225,6 +226,7 @@ fn apply_inner(
                 return Err(Error::ConductorNotFound { conductor: hostname.clone() });
             };
             c.updated_at = now;
+            c.heartbeat_seq = index;
             if !c.online {
                 c.online = true;
                 st.meta.ring_version = index;
@@ -233,12 +235,12 @@ fn apply_inner(
             Ok(Applied::Done)
         }
 
-        Command::ConductorOffline { hostname, silent_since, .. } => {
+        Command::ConductorOffline { hostname, seq, .. } => {
             let Some(c) = st.conductors.get_mut(hostname) else {
                 return Err(Error::ConductorNotFound { conductor: hostname.clone() });
             };
-            if c.updated_at > *silent_since {
-                return Err(Error::conflict(format!("conductor {hostname} heartbeated after {silent_since}")));
+            if c.heartbeat_seq != *seq {
+                return Err(Error::conflict(format!("conductor {hostname} heartbeated after the silence was observed")));
             }
             if c.online {
                 c.online = false;
@@ -704,15 +706,15 @@ fn check_revision(kind: &str, ident: &str, expected: u64, current: u64) -> Resul
     Ok(())
 }
 
-/// A write not made under the lock is refused while a live conductor holds it; a write made
-/// under a lock must carry the current generation.
-fn check_unlocked_or_holder(st: &State, node: &Node, lock: Option<&LockToken>) -> Result<(), Error> {
+/// A write not made under the lock is refused while any conductor holds it — even one that went
+/// offline, until take-over frees the lock (else the holder, coming back, would overwrite the
+/// write with its older copy of the node); a write made under a lock must carry the current
+/// generation.
+fn check_unlocked_or_holder(_st: &State, node: &Node, lock: Option<&LockToken>) -> Result<(), Error> {
     match (lock, &node.reservation) {
         (Some(l), _) => check_lock_current(node, l),
-        (None, Some(r)) if st.conductor_online(&r.holder) => {
-            Err(Error::NodeLocked { node: node.uuid.to_string(), host: r.holder.clone() })
-        }
-        (None, _) => Ok(()),
+        (None, Some(r)) => Err(Error::NodeLocked { node: node.uuid.to_string(), host: r.holder.clone() }),
+        (None, None) => Ok(()),
     }
 }
 
@@ -915,6 +917,7 @@ mod tests {
             online: true,
             created_at: t(0),
             updated_at: t(0),
+            heartbeat_seq: 0,
             schema: 1,
             peer_addr: String::new(),
             api_addr: String::new(),
@@ -1019,7 +1022,8 @@ mod tests {
         });
         assert!(matches!(e, Error::NodeLocked { .. }));
         // "a" goes offline: "b" takes the lock with a higher generation.
-        l.ok(Command::ConductorOffline { hostname: "a".into(), silent_since: t(10), now: t(70) });
+        let seq = l.st.conductors["a"].heartbeat_seq;
+        l.ok(Command::ConductorOffline { hostname: "a".into(), seq, now: t(70) });
         let g2 = l.lock(n.uuid, "b").unwrap();
         assert!(g2 > g1);
         // "a" comes back and writes with its old generation: refused.
@@ -1049,10 +1053,25 @@ mod tests {
     #[test]
     fn late_heartbeat_beats_offline() {
         let mut l = Log::new();
-        l.ok(Command::ConductorHeartbeat { hostname: "a".into(), now: t(50) });
-        let e = l.refused(Command::ConductorOffline { hostname: "a".into(), silent_since: t(40), now: t(100) });
+        let seen = l.st.conductors["a"].heartbeat_seq;
+        // A heartbeat whose clock is behind still moves the sequence.
+        l.ok(Command::ConductorHeartbeat { hostname: "a".into(), now: t(0) });
+        assert_ne!(l.st.conductors["a"].heartbeat_seq, seen);
+        let e = l.refused(Command::ConductorOffline { hostname: "a".into(), seq: seen, now: t(100) });
         assert!(matches!(e, Error::Conflict { .. }));
         assert!(l.st.conductor_online("a"));
+    }
+
+    #[test]
+    fn lock_free_writes_wait_for_take_over_of_an_offline_holder() {
+        let mut l = Log::new();
+        let n = l.node("n1");
+        l.lock(n.uuid, "a").unwrap();
+        let seq = l.st.conductors["a"].heartbeat_seq;
+        l.ok(Command::ConductorOffline { hostname: "a".into(), seq, now: t(70) });
+        let cur = l.st.nodes[&n.uuid].clone();
+        let e = l.refused(Command::UpdateNode { node: Box::new((*cur).clone()), expected_revision: cur.revision, lock: None, now: t(71) });
+        assert!(matches!(e, Error::NodeLocked { .. }), "{e:?}");
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub(crate) struct Hello {
     pub member_id: Option<u64>,
     pub running: bool,
     pub schema: u32,
+    /// The last log index it holds (none: it never received an entry).
+    #[serde(default)]
+    pub last_log: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +162,10 @@ impl Cluster {
         if let Some(n) = self.node.get() {
             return Ok(n.clone());
         }
+        // Every call this member makes names its cluster from before its first Raft message.
+        if let Some(id) = self.store.identity().cluster_id {
+            self.clients.set_cluster_id(&id);
+        }
         let node = RaftNode::start(RaftNodeParts {
             id,
             name: self.name.clone(),
@@ -180,8 +187,20 @@ impl Cluster {
     pub async fn resume(&self) -> Result<bool, Error> {
         let id = self.store.identity();
         match (id.cluster_id, id.member_id) {
-            (Some(_), Some(member_id)) => {
-                self.start_node(member_id).await?;
+            (Some(cluster_id), Some(member_id)) => {
+                let node = self.start_node(member_id).await?;
+                // A bootstrap interrupted between recording the identity and initialising Raft:
+                // finish it (only the bootstrap member has id 1, and only a pristine log is
+                // accepted by initialize).
+                if member_id == 1 && !node.is_initialized().await {
+                    tracing::warn!("finishing an interrupted bootstrap");
+                    node.initialize(self.me.clone()).await.map_err(Error::internal)?;
+                    self.wait_for_leader(Duration::from_secs(30)).await?;
+                    let now = Timestamp::from_micros(
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0),
+                    );
+                    self.propose(Command::InitCluster { cluster_id, now }).await?;
+                }
                 Ok(true)
             }
             _ => Ok(false),
@@ -324,9 +343,16 @@ impl Cluster {
             return Ok(());
         }
         let me = self.clone();
+        let deadline = Duration::from_millis(self.config.rpc_timeout_ms);
         let round: RoundFn = Arc::new(move || {
             let me = me.clone();
-            Box::pin(async move { me.fetch_read_index().await })
+            Box::pin(async move {
+                // A stuck round must not hold every later reader of this member.
+                match tokio::time::timeout(deadline, me.fetch_read_index()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::unavailable(format!("no read index within {deadline:?}"))),
+                }
+            })
         });
         let index = self.barrier.read_index(round).await?;
         node.wait_applied(index, Duration::from_millis(self.config.rpc_timeout_ms))
@@ -534,8 +560,9 @@ impl Cluster {
                     "member {name} at {peer} already belongs to another cluster ({c}); start it with an empty data directory"
                 )))
             }
-            // A previous add of this member was interrupted after the id was assigned.
-            (Some(_), Some(id)) if !st.members.contains_key(&id) && !hello.running => id,
+            // A previous add of this member was interrupted after the id was assigned (it may
+            // already run, but holds no entry of ours yet).
+            (Some(_), Some(id)) if !st.members.contains_key(&id) && (!hello.running || hello.last_log.unwrap_or(0) == 0) => id,
             (Some(_), _) => {
                 return Err(Error::conflict(format!(
                     "member {name} at {peer} holds state of this cluster but is not a member (removed earlier?); wipe its data directory before adding it again"
@@ -622,6 +649,7 @@ impl Cluster {
             member_id: id.member_id,
             running: self.node.get().is_some(),
             schema: SCHEMA_VERSION,
+            last_log: self.node.get().and_then(|n| n.status().last_log),
         }
     }
 

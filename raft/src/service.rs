@@ -27,7 +27,18 @@ impl PeerService {
     /// The running node, for calls from members of this member's own cluster only.
     fn node_for<T>(&self, req: &Request<T>) -> Result<&Arc<crate::engine::RaftNode>, Status> {
         self.check_cluster(req)?;
+        self.require_cluster(req)?;
         self.cluster.node().ok_or_else(|| Status::unavailable("this member has not joined a cluster yet"))
+    }
+
+    /// Member-to-member traffic must say which cluster it is from once this member has one (only
+    /// membership requests, hello and assign come from members that have none yet).
+    fn require_cluster<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let theirs = req.metadata().get(crate::transport::CLUSTER_HEADER);
+        if theirs.is_none() && self.cluster.store().identity().cluster_id.is_some() {
+            return Err(Status::failed_precondition("the caller names no cluster; this member belongs to one"));
+        }
+        Ok(())
     }
 
     /// Refuses a caller that says it belongs to another cluster (a stale member reusing an
@@ -71,6 +82,14 @@ impl Peer for PeerService {
         tokio::fs::create_dir_all(&dir).await.map_err(|e| Status::internal(e.to_string()))?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let path = dir.join(format!("incoming-{nanos}.bin"));
+        // Removed on every way out of this function (a failed transfer must not leak the file).
+        struct Cleanup(std::path::PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(path.clone());
         let mut file = tokio::fs::File::create(&path).await.map_err(|e| Status::internal(e.to_string()))?;
         let mut total: u64 = 0;
         let mut done = first.done;
@@ -96,12 +115,14 @@ impl Peer for PeerService {
 
     async fn forward_write(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
         self.check_cluster(&req)?;
+        self.require_cluster(&req)?;
         let r = self.cluster.serve_forwarded(&req.into_inner().data).await;
         json(&r)
     }
 
     async fn read_index(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
         self.check_cluster(&req)?;
+        self.require_cluster(&req)?;
         let r: Result<u64, WireError> = self.cluster.serve_read_index().await;
         json(&r)
     }
@@ -130,6 +151,7 @@ impl Peer for PeerService {
 
     async fn conductor(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
         self.check_cluster(&req)?;
+        self.require_cluster(&req)?;
         let Some(svc) = self.cluster.conductor.get() else {
             return Err(Status::unavailable("this member's conductor is not running"));
         };

@@ -134,11 +134,29 @@ impl PeerClients {
     }
 }
 
+/// Whether a failed call never left this member (no connection could be made): only then is a
+/// write safe to send again. A reset or a keep-alive timeout after sending is ambiguous.
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut text = format!("{} {:?}", status.message(), status);
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = src {
+        text.push_str(&format!(" {e} {e:?}"));
+        src = e.source();
+    }
+    let t = text.to_ascii_lowercase();
+    t.contains("connection refused") || t.contains("connectionrefused") || t.contains("tcp connect error")
+        || t.contains("no route to host") || t.contains("addrnotavailable")
+}
+
 pub(crate) fn status_error(addr: &str, status: tonic::Status, timeout: Duration, pool: &PeerClients) -> TransportError {
     match status.code() {
-        tonic::Code::Unavailable => {
+        tonic::Code::Unavailable if never_sent(&status) => {
             pool.reset(addr);
             TransportError::Unreachable { addr: addr.to_string(), message: status.message().to_string() }
+        }
+        tonic::Code::Unavailable => {
+            pool.reset(addr);
+            TransportError::Failed { addr: addr.to_string(), message: format!("connection lost: {}", status.message()) }
         }
         tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => TransportError::Timeout { addr: addr.to_string(), timeout },
         _ => TransportError::Failed { addr: addr.to_string(), message: status.message().to_string() },

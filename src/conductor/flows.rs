@@ -436,8 +436,10 @@ impl Conductor {
                     .transpose()
                     .map_err(|e| Error::internal(format!("stored steps unreadable: {e}")))?
                     .unwrap_or_default();
-                let idx = task.node.driver_internal_info.get(&key(kind, "step_index")).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-                self.run_steps(task, ifaces, kind, plan, idx + 1, false).await
+                // -1 means "prepared, no step run yet" (a prepare that waited for the agent).
+                let idx = task.node.driver_internal_info.get(&key(kind, "step_index")).and_then(|v| v.as_i64()).unwrap_or(-1);
+                let start = (idx + 1).max(0) as usize;
+                self.run_steps(task, ifaces, kind, plan, start, false).await
             }
             Job::TearDown => {
                 task.ensure_current().await?;
@@ -710,14 +712,12 @@ pub(crate) enum Finish {
 /// A stand-in left in a `&mut Task` after the real one was consumed by `park` (already done, so
 /// its drop releases nothing).
 fn task_placeholder(t: &Task) -> Task {
-    let mut p = Task {
+    Task {
         node: t.node.clone(),
         token: t.token.clone(),
         conductor: t.conductor.clone(),
         ports: Vec::new(),
         portgroups: Vec::new(),
         done: true,
-    };
-    p.ports.clear();
-    p
+    }
 }

@@ -142,7 +142,7 @@ impl Conductor {
                 let methods = vendor.driver_methods();
                 let m = methods.get(&method).ok_or_else(|| Error::invalid(format!("No handler for method {method}")))?;
                 check_http_method(m, &http_method, &method)?;
-                let rv = vendor.driver_call(&method, &http_method, &info).await?;
+                let rv = self.bounded(vendor.driver_call(&method, &http_method, &info)).await?;
                 Ok(ConductorReply::VendorResult { return_value: rv, is_async: m.is_async, attach: m.attach })
             }
             R::GetTopicForDriver { driver } => {
@@ -260,7 +260,7 @@ impl Conductor {
             R::VendorPassthru { method, http_method, info, .. } => self.vendor_passthru(uuid, method, http_method, info).await,
             R::VifList { .. } => {
                 let (ctx, ifaces) = self.shared(uuid)?;
-                Ok(ConductorReply::Vifs { vifs: ifaces.network.vif_list(&ctx).await? })
+                Ok(ConductorReply::Vifs { vifs: self.bounded(ifaces.network.vif_list(&ctx)).await? })
             }
             R::VifAttach { vif_info, .. } => {
                 let vif = vif_info.get("id").and_then(|v| v.as_str()).map(str::to_string);
@@ -342,11 +342,33 @@ impl Conductor {
         Ok((ctx, ifaces))
     }
 
-    /// Bounds a driver call by the conductor's outer deadline.
+    /// Bounds a driver call by the conductor's outer deadline and by this member's heartbeat
+    /// lease: heartbeats committed during the call renew the lease, but a call still running
+    /// when it lapses (the member is cut off from the leader) is abandoned — so it can never
+    /// overlap the actions of a member that took the node over.
     pub(crate) async fn bounded<T>(&self, fut: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        match tokio::time::timeout(secs(self.cfg.driver_call_timeout), fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::DriverOperationError {
+        if self.lease_remaining().is_zero() {
+            return Err(Error::unavailable(format!(
+                "conductor {} stops acting on BMCs: its registration is near its timeout",
+                self.me
+            )));
+        }
+        let lease_lost = async {
+            loop {
+                let left = self.lease_remaining();
+                if left.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(left.min(std::time::Duration::from_millis(100))).await;
+            }
+        };
+        tokio::select! {
+            r = fut => r,
+            _ = lease_lost => Err(Error::unavailable(format!(
+                "conductor {} abandoned a driver call: its heartbeat lease lapsed",
+                self.me
+            ))),
+            _ = tokio::time::sleep(secs(self.cfg.driver_call_timeout)) => Err(Error::DriverOperationError {
                 message: format!("driver call did not finish within {} s", self.cfg.driver_call_timeout),
             }),
         }
@@ -568,10 +590,34 @@ impl Conductor {
                 Ok(Some(n))
             })
             .await?;
+        // The deploy interface sees the heartbeat (an agent deploy checks its command status); a
+        // step it still polls sets Ironic's `<kind>_polling` flag, and then the heartbeat does not
+        // advance the sequence.
+        let mut task = task;
+        let ifaces = self.drivers.for_node(&task.node)?;
+        let mut ctx = task.context();
+        let hb = ferric_drivers::interfaces::Heartbeat {
+            callback_url: callback_url.clone(),
+            agent_version: agent_version.clone(),
+            agent_verify_ca: agent_verify_ca.clone(),
+            agent_status: agent_status.clone(),
+            agent_status_message: None,
+        };
+        if let Err(e) = self.bounded(ifaces.deploy.heartbeat(&mut ctx, &hb)).await {
+            tracing::warn!(node = %uuid, error = %e, "the deploy interface refused a heartbeat");
+        }
+        task.absorb(ctx).await?;
         let state = task.node.provision_state;
         let in_maintenance = task.node.maintenance;
-        task.release().await?;
-        if in_maintenance {
+        let polling = |k: &str| task.node.driver_internal_info.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+        let still_running = match state {
+            ProvisionState::DeployWait => polling("deployment_polling"),
+            ProvisionState::CleanWait => polling("cleaning_polling"),
+            ProvisionState::ServiceWait => polling("servicing_polling"),
+            _ => false,
+        };
+        task.finish().await?;
+        if in_maintenance || still_running {
             return Ok(ConductorReply::Accepted);
         }
         match state {

@@ -49,6 +49,9 @@ pub struct ConductorConfig {
     pub soft_power_off_timeout: f64,
     pub power_failure_recovery_interval: f64,
     pub check_provision_state_interval: f64,
+    /// How often active nodes whose boot state lives on another conductor are taken over
+    /// (`deploy.prepare` + `take_over`); a failed attempt waits this long too.
+    pub sync_local_state_interval: f64,
     pub deploy_callback_timeout: f64,
     pub clean_callback_timeout: f64,
     pub inspect_wait_timeout: f64,
@@ -83,6 +86,7 @@ impl Default for ConductorConfig {
             soft_power_off_timeout: 600.0,
             power_failure_recovery_interval: 300.0,
             check_provision_state_interval: 60.0,
+            sync_local_state_interval: 180.0,
             deploy_callback_timeout: 1800.0,
             clean_callback_timeout: 1800.0,
             inspect_wait_timeout: 1800.0,
@@ -163,11 +167,19 @@ pub struct Conductor {
     /// Local monotonic time of the last heartbeat this member committed.
     last_heartbeat_ok: Mutex<Option<Instant>>,
     pub(crate) power_sync_failures: Mutex<HashMap<Uuid, u32>>,
+    /// When each active node may next be re-prepared by take-over (after an attempt).
+    pub(crate) adopt_after: Mutex<HashMap<Uuid, Instant>>,
     pub metrics: Metrics,
     /// Test-only negative control: skip the lock check before BMC actions.
     pub(crate) skip_lock_check: bool,
     /// Test-only negative control: finish deploys in a state Ironic's machine does not allow.
     pub(crate) wrong_transition: std::sync::atomic::AtomicBool,
+    /// The locks this member's tasks hold right now (node, generation). A reservation of this
+    /// member that is not here lost its task (e.g. an ambiguous grant that did commit) and is
+    /// swept after a grace period.
+    pub(crate) live_tasks: Mutex<std::collections::HashSet<(Uuid, u64)>>,
+    /// Set when shutdown starts: no new background work, no new locks.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 impl Conductor {
@@ -190,9 +202,12 @@ impl Conductor {
             ring: Mutex::new(Arc::new(HashRing::default())),
             last_heartbeat_ok: Mutex::new(None),
             power_sync_failures: Mutex::new(HashMap::new()),
+            adopt_after: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             skip_lock_check,
             wrong_transition: std::sync::atomic::AtomicBool::new(false),
+            live_tasks: Mutex::new(std::collections::HashSet::new()),
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -207,6 +222,9 @@ impl Conductor {
 
     /// A worker for background work, or `NoFreeConductorWorker` when the pool is full.
     pub(crate) fn try_worker(&self) -> Result<OwnedSemaphorePermit, Error> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err(Error::unavailable(format!("conductor {} is shutting down", self.me)));
+        }
         self.workers.clone().try_acquire_owned().map_err(|_| {
             self.metrics.workers_busy_refusals.fetch_add(1, Ordering::Relaxed);
             Error::NoFreeConductorWorker
@@ -268,9 +286,27 @@ impl Conductor {
         *self.last_heartbeat_ok.lock().expect("heartbeat lock") = Some(self.clock.instant());
     }
 
+    /// How long this member may still act on a BMC: until its last committed heartbeat is
+    /// `heartbeat_timeout - margin` old. The leader declares it offline (and another member may
+    /// take its locks) only after `heartbeat_timeout` without a heartbeat, so an action bounded by
+    /// this cannot overlap the new holder's.
+    pub(crate) fn lease_remaining(&self) -> Duration {
+        let last = *self.last_heartbeat_ok.lock().expect("heartbeat lock");
+        match last {
+            None => Duration::ZERO,
+            Some(t) => {
+                let limit = secs(self.cfg.heartbeat_timeout).saturating_sub(self.cfg.safety_margin());
+                limit.saturating_sub(self.clock.instant().saturating_duration_since(t))
+            }
+        }
+    }
+
     /// Whether this member's registration is safely within its timeout (else it must stop
     /// acting on BMCs: the leader may already have declared it offline).
     pub(crate) fn registration_fresh(&self) -> bool {
+        if !self.read(|s| s.conductor_online(&self.me)) {
+            return false;
+        }
         let last = *self.last_heartbeat_ok.lock().expect("heartbeat lock");
         match last {
             None => false,
@@ -284,6 +320,7 @@ impl Conductor {
     /// Stops background work: no new tasks, running ones finish within the grace period (then
     /// are cancelled), locks are released, and the member marks itself offline.
     pub async fn shutdown(self: &Arc<Self>) {
+        self.draining.store(true, Ordering::Relaxed);
         self.tracker.close();
         let grace = secs(self.cfg.graceful_shutdown_timeout);
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
@@ -293,8 +330,8 @@ impl Conductor {
         }
         self.cancel.cancel();
         self.release_own_reservations("conductor shutdown").await;
-        // Close cached BMC sessions (IPMI Close Session).
-        self.drivers.shutdown().await;
+        // Close cached BMC sessions (IPMI Close Session), bounded.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.drivers.shutdown()).await;
         let now = self.clock.now();
         let _ = self
             .cluster

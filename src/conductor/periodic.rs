@@ -51,19 +51,20 @@ pub(crate) fn expired_waits(nodes: &[Arc<Node>], cfg: &super::ConductorConfig, n
 }
 
 /// Online conductors not heard from within `timeout` of local time, by the leader's own
-/// observation of their heartbeats (`seen`: when this leader last saw each `updated_at` change).
+/// observation of their heartbeats (`seen`: when this leader last saw each heartbeat sequence
+/// change). The sequence is a log index, so a member whose clock is off still shows progress.
 pub(crate) fn offline_candidates(
     conductors: &[ConductorRecord],
-    seen: &HashMap<String, (Timestamp, Instant)>,
+    seen: &HashMap<String, (u64, Instant)>,
     now: Instant,
     timeout: Duration,
-) -> Vec<(String, Timestamp)> {
+) -> Vec<(String, u64)> {
     conductors
         .iter()
         .filter(|c| c.online)
         .filter_map(|c| {
-            let (stamp, at) = seen.get(&c.hostname)?;
-            (*stamp == c.updated_at && now.saturating_duration_since(*at) > timeout).then(|| (c.hostname.clone(), c.updated_at))
+            let (seq, at) = seen.get(&c.hostname)?;
+            (*seq == c.heartbeat_seq && now.saturating_duration_since(*at) > timeout).then(|| (c.hostname.clone(), c.heartbeat_seq))
         })
         .collect()
 }
@@ -112,6 +113,7 @@ impl Conductor {
             online: true,
             created_at: now,
             updated_at: now,
+            heartbeat_seq: 0,
             schema: ferric_model::SCHEMA_VERSION,
             peer_addr: self.cluster.me().peer_addr.clone(),
             api_addr: self.cluster.me().api_addr.clone(),
@@ -130,7 +132,7 @@ impl Conductor {
             async move { me.heartbeat_once().await }
         });
         let me = self.clone();
-        let seen: Arc<std::sync::Mutex<HashMap<String, (Timestamp, Instant)>>> = Default::default();
+        let seen: Arc<std::sync::Mutex<HashMap<String, (u64, Instant)>>> = Default::default();
         self.spawn_loop("offline detection", secs(self.cfg.heartbeat_interval / 2.0), move || {
             let me = me.clone();
             let seen = seen.clone();
@@ -138,15 +140,22 @@ impl Conductor {
         });
         let me = self.clone();
         let last_ring = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // Take-over reacts to a ring change within a heartbeat interval.
         let check = secs(self.cfg.check_provision_state_interval.min(self.cfg.heartbeat_interval));
-        self.spawn_loop("take-over and timeouts", check, move || {
+        let grace = secs((self.cfg.heartbeat_interval * 3.0).max(30.0));
+        self.spawn_loop("take-over", check, move || {
             let me = me.clone();
             let last_ring = last_ring.clone();
             async move {
-                // Every tick checks the ring; the full scans run on ring changes and on the interval.
                 me.takeover_round(&last_ring).await?;
-                me.timeouts_round().await
+                me.sweep_orphaned_reservations(grace).await;
+                Ok(())
             }
+        });
+        let me = self.clone();
+        self.spawn_loop("wait timeouts", secs(self.cfg.check_provision_state_interval), move || {
+            let me = me.clone();
+            async move { me.timeouts_round().await }
         });
         if self.cfg.sync_power_state_interval > 0.0 {
             let me = self.clone();
@@ -232,7 +241,7 @@ impl Conductor {
         }
     }
 
-    async fn detect_offline(&self, seen: &std::sync::Mutex<HashMap<String, (Timestamp, Instant)>>) -> Result<(), Error> {
+    async fn detect_offline(&self, seen: &std::sync::Mutex<HashMap<String, (u64, Instant)>>) -> Result<(), Error> {
         let leader = self.cluster.node().map(|n| n.is_leader()).unwrap_or(false);
         if !leader {
             // A new leader starts its own observations afresh.
@@ -244,21 +253,21 @@ impl Conductor {
         let candidates = {
             let mut seen = seen.lock().expect("seen lock");
             for c in &conductors {
-                let e = seen.entry(c.hostname.clone()).or_insert((c.updated_at, now_i));
-                if e.0 != c.updated_at {
-                    *e = (c.updated_at, now_i);
+                let e = seen.entry(c.hostname.clone()).or_insert((c.heartbeat_seq, now_i));
+                if e.0 != c.heartbeat_seq {
+                    *e = (c.heartbeat_seq, now_i);
                 }
             }
             seen.retain(|h, _| conductors.iter().any(|c| &c.hostname == h));
             offline_candidates(&conductors, &seen, now_i, secs(self.cfg.heartbeat_timeout))
         };
-        for (hostname, silent_since) in candidates {
+        for (hostname, seq) in candidates {
             if hostname == self.me {
                 continue;
             }
             tracing::warn!(conductor = %hostname, "no heartbeat within heartbeat_timeout; marking offline");
             let now = self.clock.now();
-            let _ = self.cluster.propose(Command::ConductorOffline { hostname, silent_since, now }).await;
+            let _ = self.cluster.propose(Command::ConductorOffline { hostname, seq, now }).await;
         }
         Ok(())
     }
@@ -272,7 +281,19 @@ impl Conductor {
         let ring = self.ring();
         let changed = last_ring.swap(ring.version, Ordering::Relaxed) != ring.version;
         let owned = self.owned_nodes();
-        let actions = self.read(|s| takeover_actions(s, &owned, &self.me));
+        let mut actions = self.read(|s| takeover_actions(s, &owned, &self.me));
+        // Re-preparing an active node is slow (BMC calls): at most every sync_local_state_interval.
+        let now_i = self.clock.instant();
+        {
+            let mut after = self.adopt_after.lock().expect("adopt lock");
+            after.retain(|_, t| *t > now_i);
+            actions.retain(|(u, a)| *a != Takeover::Adopt || !after.contains_key(u));
+            for (u, a) in &actions {
+                if *a == Takeover::Adopt {
+                    after.insert(*u, now_i + secs(self.cfg.sync_local_state_interval));
+                }
+            }
+        }
         if actions.is_empty() {
             return Ok(());
         }
@@ -384,8 +405,33 @@ impl Conductor {
                     Ok(Some(n))
                 })
                 .await;
-            if let Ok(task) = r {
-                let _ = task.release().await;
+            if let Ok(mut task) = r {
+                // Ironic's clean-up on a callback timeout: a failed deploy is powered off and torn
+                // down; a failed cleaning tears the cleaning environment down.
+                if let Ok(ifaces) = self.drivers.for_node(&task.node) {
+                    let mut ctx = task.context();
+                    let cleanup = async {
+                        task.ensure_current().await?;
+                        match state {
+                            ProvisionState::DeployWait => {
+                                if !ctx.node.disable_power_off {
+                                    self.bounded(ifaces.power.set_power_state(&mut ctx, ferric_model::PowerAction::Off, None)).await?;
+                                    ctx.node.power_state = Some(PowerState::Off);
+                                }
+                                self.bounded(ifaces.deploy.tear_down(&mut ctx)).await
+                            }
+                            ProvisionState::CleanWait => self.bounded(ifaces.deploy.tear_down_cleaning(&mut ctx)).await,
+                            ProvisionState::RescueWait => self.bounded(ifaces.rescue.clean_up(&mut ctx)).await,
+                            _ => Ok(()),
+                        }
+                    }
+                    .await;
+                    if let Err(e) = cleanup {
+                        tracing::warn!(node = %e_node(&task), error = %e, "clean-up after a callback timeout failed");
+                    }
+                    let _ = task.absorb(ctx).await;
+                }
+                let _ = task.finish().await;
             }
         }
         Ok(())
@@ -471,6 +517,8 @@ impl Conductor {
                             Err(e) => {
                                 task.node.last_error = Some(format!("Failed to enforce power state {want}: {e}"));
                                 let _ = task.finish().await;
+                                // A failed enforcement counts toward power_state_sync_max_retries.
+                                *self.power_sync_failures.lock().expect("sync lock").entry(n.uuid).or_insert(0) += 1;
                             }
                         }
                     }
@@ -531,6 +579,10 @@ impl Conductor {
     }
 }
 
+fn e_node(t: &super::Task) -> Uuid {
+    t.uuid()
+}
+
 /// What driver periodic tasks see of this conductor.
 struct HostView(Arc<Conductor>);
 
@@ -575,25 +627,26 @@ mod tests {
 
     #[test]
     fn offline_needs_silence_observed_locally() {
-        let rec = |h: &str, at: i64| ConductorRecord {
+        let rec = |h: &str, seq: u64| ConductorRecord {
             hostname: h.into(),
             conductor_group: String::new(),
             hardware_types: vec![],
             online: true,
             created_at: Timestamp(0),
-            updated_at: Timestamp(at),
+            updated_at: Timestamp(0),
+            heartbeat_seq: seq,
             schema: 1,
             peer_addr: String::new(),
             api_addr: String::new(),
         };
         let t0 = Instant::now();
         let mut seen = HashMap::new();
-        seen.insert("a".to_string(), (Timestamp(5), t0));
-        seen.insert("b".to_string(), (Timestamp(5), t0));
+        seen.insert("a".to_string(), (5u64, t0));
+        seen.insert("b".to_string(), (5u64, t0));
         let conductors = vec![rec("a", 5), rec("b", 9)];
-        // b heartbeated (its stamp moved) since we last looked: not a candidate.
+        // b heartbeated (its sequence moved) since we last looked: not a candidate.
         let c = offline_candidates(&conductors, &seen, t0 + Duration::from_secs(61), Duration::from_secs(60));
-        assert_eq!(c, vec![("a".to_string(), Timestamp(5))]);
+        assert_eq!(c, vec![("a".to_string(), 5)]);
         let c = offline_candidates(&conductors, &seen, t0 + Duration::from_secs(59), Duration::from_secs(60));
         assert!(c.is_empty());
     }
@@ -608,6 +661,7 @@ mod tests {
             online: false,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            heartbeat_seq: 0,
             schema: 1,
             peer_addr: String::new(),
             api_addr: String::new(),

@@ -95,11 +95,11 @@ impl Conductor {
                         };
                         match self.send(&leader.peer_addr, &env).await {
                             Ok(r) => return Ok(r),
-                            Err(e @ Error::TemporaryFailure { .. }) => {
+                            Err(Sent::NotDelivered(e)) => {
                                 last = e;
                                 continue;
                             }
-                            Err(e) => return Err(e),
+                            Err(Sent::Answer(e)) => return Err(e),
                         }
                     }
                 }
@@ -131,12 +131,13 @@ impl Conductor {
             };
             self.metrics.calls_forwarded.fetch_add(1, Ordering::Relaxed);
             match self.send(&addr, &env).await {
-                Err(Error::NotOwner { ring_version, .. }) => {
+                Err(Sent::Answer(Error::NotOwner { ring_version, .. })) => {
                     self.catch_up(ring_version).await;
                     last = Error::unavailable(format!("ownership of node {uuid} is moving; retry"));
                 }
-                Err(e @ Error::TemporaryFailure { .. }) => last = e,
-                other => return other,
+                Err(Sent::NotDelivered(e)) => last = e,
+                Err(Sent::Answer(e)) => return Err(e),
+                Ok(r) => return Ok(r),
             }
         }
         Err(last)
@@ -175,19 +176,31 @@ impl Conductor {
             return Err(Error::DriverNotFound { driver: driver.to_string() });
         };
         let env = Envelope { schema: SCHEMA_VERSION, from: self.me.clone(), mode: Mode::Serve, ring_version: 0, request: req };
-        self.send(&addr, &env).await
+        self.send(&addr, &env).await.map_err(Sent::into_error)
     }
 
-    async fn send(&self, addr: &str, env: &Envelope) -> Result<ConductorReply, Error> {
-        let body = serde_json::to_vec(env).map_err(|e| Error::internal(e.to_string()))?;
-        let timeout = Duration::from_millis(self.cluster.config().rpc_timeout_ms) + super::secs(self.cfg.node_locked_retry_interval) * self.cfg.node_locked_retry_attempts;
-        let bytes = self
-            .cluster
-            .call_member(addr, body, timeout)
-            .await
-            .map_err(|e| Error::unavailable(format!("conductor call failed: {e}")))?;
+    /// Sends a call to another member. Only a call that never left this member may be sent again
+    /// (`NotDelivered`); one that timed out or lost its connection after sending may have run,
+    /// so it is answered as such and never repeated.
+    async fn send(&self, addr: &str, env: &Envelope) -> Result<ConductorReply, Sent> {
+        let body = serde_json::to_vec(env).map_err(|e| Sent::Answer(Error::internal(e.to_string())))?;
+        let timeout = Duration::from_millis(self.cluster.config().rpc_timeout_ms)
+            + super::secs(self.cfg.node_locked_retry_interval) * self.cfg.node_locked_retry_attempts
+            + super::secs(self.cfg.driver_call_timeout.min(60.0));
+        let bytes = match self.cluster.call_member(addr, body, timeout).await {
+            Ok(b) => b,
+            Err(e @ ferric_raft::transport::TransportError::Unreachable { .. }) => {
+                return Err(Sent::NotDelivered(Error::unavailable(format!("conductor call not delivered: {e}"))))
+            }
+            Err(e) => {
+                return Err(Sent::Answer(Error::unavailable(format!(
+                    "Outcome unknown: the conductor call may or may not have run ({e})"
+                ))))
+            }
+        };
         serde_json::from_slice::<Result<ConductorReply, Error>>(&bytes)
-            .map_err(|e| Error::internal(format!("bad conductor answer from {addr}: {e}")))?
+            .map_err(|e| Sent::Answer(Error::internal(format!("bad conductor answer from {addr}: {e}"))))?
+            .map_err(Sent::Answer)
     }
 
     /// A call that arrived from another member.
@@ -204,6 +217,22 @@ impl Conductor {
             (Target::Node(uuid), Mode::Serve) => self.serve_owned(uuid, env.ring_version, env.request).await,
             (Target::Driver(_), _) => self.handle_driver(env.request).await,
             (Target::Record, _) => self.handle_record(env.request).await,
+        }
+    }
+}
+
+/// How a call to another member failed.
+pub(crate) enum Sent {
+    /// It never left this member: safe to send again.
+    NotDelivered(Error),
+    /// The receiver answered, or the outcome is unknown: final.
+    Answer(Error),
+}
+
+impl Sent {
+    fn into_error(self) -> Error {
+        match self {
+            Sent::NotDelivered(e) | Sent::Answer(e) => e,
         }
     }
 }

@@ -45,6 +45,9 @@ impl Conductor {
         patience: Patience,
         mut prepare: impl FnMut(&Node) -> Result<Option<Node>, Error>,
     ) -> Result<Task, Error> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err(Error::unavailable(format!("conductor {} is shutting down", self.me)));
+        }
         let attempts = match patience {
             Patience::Once => 1,
             Patience::Normal => self.cfg.node_locked_retry_attempts.max(1),
@@ -77,6 +80,7 @@ impl Conductor {
             match self.cluster.propose(cmd).await?.into_result() {
                 Ok(Applied::Locked { generation, node }) => {
                     self.metrics.locks_acquired.fetch_add(1, Ordering::Relaxed);
+                    self.live_tasks.lock().expect("live tasks lock").insert((uuid, generation));
                     let (ports, portgroups) = self.read(|s| {
                         (
                             s.ports_of(uuid).map(|p| (**p).clone()).collect(),
@@ -92,7 +96,7 @@ impl Conductor {
                         done: false,
                     });
                 }
-                Ok(other) => return Err(Error::internal(format!("unexpected lock answer {other:?}"))),
+                Ok(_) => return Err(Error::internal("unexpected answer to a lock request")),
                 Err(Error::RevisionMismatch { current, .. }) if revision_tries < REVISION_RETRIES => {
                     revision_tries += 1;
                     // The node changed since we read it: wait until this member applied that change.
@@ -244,6 +248,7 @@ impl Task {
         match res {
             Ok(r) => {
                 self.done = true;
+                c.live_tasks.lock().expect("live tasks lock").remove(&(self.node.uuid, self.token.generation));
                 match r.into_result()? {
                     Applied::Node(n) => Ok((*n).clone()),
                     _ => Ok(self.node.clone()),
@@ -261,6 +266,7 @@ impl Task {
             .propose(Command::ReleaseLock { uuid: self.uuid(), lock: self.token.clone(), now: c.clock.now() })
             .await;
         self.done = true;
+        c.live_tasks.lock().expect("live tasks lock").remove(&(self.node.uuid, self.token.generation));
         r?.into_result().map(|_| ())
     }
 }
@@ -270,24 +276,25 @@ impl Drop for Task {
         if self.done {
             return;
         }
-        // A task dropped on an error path: release the lock in the background (best effort; the
-        // generation fences anything stale anyway, and take-over frees it if we die).
+        // A task dropped without recording its end (an error path, a cancelled shutdown): record
+        // it as Ironic records a failure — clear a pending power target, fail a transient state —
+        // and release, in the background. If that fails too, the sweep of orphaned reservations
+        // retries it; the generation fences anything stale meanwhile.
         let c = self.conductor.clone();
         let uuid = self.node.uuid;
-        let token = self.token.clone();
+        let generation = self.token.generation;
+        c.live_tasks.lock().expect("live tasks lock").remove(&(uuid, generation));
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let now = c.clock.now();
-                if let Err(e) = c.cluster.propose(Command::ReleaseLock { uuid, lock: token, now }).await {
-                    tracing::warn!(node = %uuid, error = %e, "releasing a dropped lock failed");
-                }
+                c.abandon(uuid, generation, "the task ended without recording its result").await;
             });
         }
     }
 }
 
 impl Conductor {
-    /// Releases every reservation this member holds (start-up after a crash, shutdown).
+    /// Releases every reservation this member holds (start-up after a crash, shutdown), a bounded
+    /// number at a time.
     pub(crate) async fn release_own_reservations(self: &Arc<Self>, why: &str) {
         let mine: Vec<(Uuid, u64)> = self.read(|s| {
             s.nodes
@@ -295,10 +302,43 @@ impl Conductor {
                 .filter_map(|n| n.reservation.as_ref().filter(|r| r.holder == self.me).map(|r| (n.uuid, r.generation)))
                 .collect()
         });
-        for (uuid, generation) in mine {
+        use futures::StreamExt;
+        futures::stream::iter(mine)
+            .for_each_concurrent(self.cfg.periodic_max_workers.max(1), |(uuid, generation)| async move {
+                self.abandon(uuid, generation, why).await;
+            })
+            .await;
+    }
+
+    /// Releases reservations of this member that no task holds any more (an ambiguous grant that
+    /// did commit, a release that failed), older than `grace`.
+    pub(crate) async fn sweep_orphaned_reservations(self: &Arc<Self>, grace: std::time::Duration) {
+        let now = self.clock.now();
+        let live = self.live_tasks.lock().expect("live tasks lock").clone();
+        let orphans: Vec<(Uuid, u64)> = self.read(|s| {
+            s.nodes
+                .values()
+                .filter_map(|n| n.reservation.as_ref().filter(|r| r.holder == self.me).map(|r| (n.uuid, r)))
+                .filter(|(u, r)| !live.contains(&(*u, r.generation)) && now.secs_since(r.acquired_at) > grace.as_secs_f64())
+                .map(|(u, r)| (u, r.generation))
+                .collect()
+        });
+        for (uuid, generation) in orphans {
+            tracing::warn!(node = %uuid, generation, "releasing a reservation of this member that no task holds");
+            self.abandon(uuid, generation, "the conductor task holding the lock was lost").await;
+        }
+    }
+
+    /// Ends the work of a lock this member holds without a task: Ironic's failure semantics
+    /// (pending power target cleared, transient state failed), then release.
+    pub(crate) async fn abandon(&self, uuid: Uuid, generation: u64, why: &str) {
+        {
             let lock = LockToken { holder: self.me.clone(), generation };
             let cur = self.read(|s| s.nodes.get(&uuid).cloned());
-            let Some(cur) = cur else { continue };
+            let Some(cur) = cur else { return };
+            if cur.reservation.as_ref().map(|r| (r.holder.as_str(), r.generation)) != Some((self.me.as_str(), generation)) {
+                return;
+            }
             let mut n = (*cur).clone();
             // Work that was in flight here cannot resume: fail it as Ironic does on start-up.
             if n.target_power_state.is_some() {

@@ -393,7 +393,13 @@ impl Store {
         if let Some(la) = last_log_id {
             batch.put_cf(self.cf(CF_SM_META), KEY_LAST_APPLIED, la.as_bytes());
         }
-        self.inner.db.write_opt(batch, &self.inner.write_opts).map_err(rocks("writing applied records"))?;
+        if let Err(e) = self.inner.db.write_opt(batch, &self.inner.write_opts) {
+            // Memory ran ahead of the disk: put it back to what the disk holds.
+            if let Ok(disk) = reload_state(&self.inner.db) {
+                *state = disk;
+            }
+            return Err(rocks("writing applied records")(e));
+        }
         Ok(out)
     }
 

@@ -22,6 +22,7 @@ fn conductor() -> ConductorRecord {
         online: true,
         created_at: t(0),
         updated_at: t(0),
+        heartbeat_seq: 0,
         schema: 1,
         peer_addr: "127.0.0.1:1".into(),
         api_addr: "127.0.0.1:2".into(),

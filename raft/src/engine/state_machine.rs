@@ -64,8 +64,17 @@ impl StateMachine {
 }
 
 impl CurrentSnapshot {
-    /// Records a new current snapshot and removes older files.
+    /// Records a new current snapshot and removes older files. A snapshot not newer than the
+    /// current one (a build that finished after a newer one was installed) is discarded.
     fn set(&self, dir: &std::path::Path, meta: SnapshotMeta, file: PathBuf) -> Result<(), io::Error> {
+        let older = {
+            let cur = self.0.lock().expect("snapshot lock");
+            matches!(&*cur, Some((m, f)) if m.last_log_id >= meta.last_log_id && *f != file)
+        };
+        if older {
+            let _ = std::fs::remove_file(&file);
+            return Ok(());
+        }
         let tmp = dir.join("current.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec(&(&meta, &file)).map_err(io_err)?)?;
         std::fs::rename(&tmp, dir.join("current.json"))?;
