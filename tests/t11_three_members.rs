@@ -38,7 +38,24 @@ async fn kill_leader_no_acknowledged_write_lost() {
         acked.push(name);
     }
 
-    // Phase 3: kill -9 the leader; a new one is elected among the others.
+    // Phase 3: a follower that stops answering (SIGSTOP) does not block the leader: writes go on.
+    let s = api.status(&members[0].url()).await.unwrap();
+    let leader = s["leader"].as_str().unwrap().to_string();
+    let frozen = members.iter().position(|m| m.name != leader).unwrap();
+    let pid = members[frozen].pid().unwrap();
+    let _ = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+    let live = members.iter().find(|m| m.name == leader).unwrap().url();
+    for i in 0..20 {
+        let name = format!("frozen{i}");
+        let started = std::time::Instant::now();
+        let (st, v) = api.create_node(&live, &name).await;
+        assert_eq!(st, 201, "write with a frozen follower: {v}");
+        assert!(started.elapsed() < Duration::from_secs(5), "a frozen follower slowed a write to {:?}", started.elapsed());
+        acked.push(name);
+    }
+    let _ = std::process::Command::new("kill").args(["-CONT", &pid.to_string()]).status();
+
+    // Phase 4: kill -9 the leader; a new one is elected among the others.
     let s = api.status(&members[0].url()).await.unwrap();
     let leader = s["leader"].as_str().unwrap().to_string();
     let li = members.iter().position(|m| m.name == leader).unwrap();
@@ -52,7 +69,7 @@ async fn kill_leader_no_acknowledged_write_lost() {
     .await;
     assert_ne!(new_leader, leader);
 
-    // Phase 4: writes continue with two of three.
+    // Phase 5: writes continue with two of three.
     for i in 0..30 {
         let m = members.iter().filter(|m| m.name != leader).nth(i % 2).unwrap();
         let name = format!("after{i}");
@@ -66,7 +83,7 @@ async fn kill_leader_no_acknowledged_write_lost() {
         acked.push(name);
     }
 
-    // Phase 5: the killed member restarts and catches up; every acknowledged write is on every member.
+    // Phase 6: the killed member restarts and catches up; every acknowledged write is on every member.
     members[li].restart();
     for m in &members {
         for name in &acked {

@@ -54,6 +54,19 @@ async fn add_and_remove_members_under_writes() {
         eventually(&format!("{name} on d"), Duration::from_secs(30), || async { (api.get(&url).await.0 == 200).then_some(()) }).await;
     }
 
+    // The command line shows the same membership as a table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferric"))
+        .args(["cluster", "status", "--url", &d.url()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("cluster "), "{table}");
+    for n in ["a", "b", "d"] {
+        assert!(table.lines().any(|l| l.starts_with(&format!("{n} ")) && l.contains("voter")), "{n} missing in:\n{table}");
+    }
+    assert!(!table.lines().any(|l| l.starts_with("c ")), "{table}");
+
     // Phase 4: remove the leader itself (it hands leadership over first); the rest carry on.
     let s = api.status(&d.url()).await.unwrap();
     let leader = s["leader"].as_str().unwrap().to_string();

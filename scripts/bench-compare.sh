@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Side-by-side figures in one sitting: the shared Ironic-v1 harness (../shared/bench) against
+# real Ironic 39 (../shared/bench/peer-ironic, if installed), Ferric with one member, and Ferric
+# with three members (fsync on, separate processes on loopback); wrk for GET of one node; and the
+# provisioning of 1,000 nodes on three members. Results (JSON and a markdown table) go to
+# $OUT (default ./bench-results/<timestamp>).
+#
+#   scripts/bench-compare.sh [--quick] [--no-ironic]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/env.sh"
+BENCH="$ROOT/../shared/bench"
+PEER="$BENCH/peer-ironic"
+QUICK=""; IRONIC=1
+for a in "$@"; do
+  case "$a" in --quick) QUICK="--quick" ;; --no-ironic) IRONIC=0 ;; *) echo "unknown $a" >&2; exit 2 ;; esac
+done
+OUT="${OUT:-$ROOT/bench-results/$(date +%Y%m%d-%H%M%S)}"
+mkdir -p "$OUT"
+cargo build --bin ferric >/dev/null
+BIN="$CARGO_TARGET_DIR/debug/ferric"
+DATA=$(mktemp -d /work/ferric-bench.XXXXXX 2>/dev/null || mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+start_member() { # name api peer [join]
+  local name=$1 api=$2 peer=$3 join=${4:-}
+  FERRIC_LOG=warn "$BIN" serve --name "$name" --data-dir "$DATA/$name" --api "$api" --peer "$peer" \
+    ${join:+--join "$join"} >"$DATA/$name.out" 2>"$DATA/$name.log" &
+  PIDS+=($!)
+  for _ in $(seq 1 600); do grep -q '^ferric: ready' "$DATA/$name.out" 2>/dev/null && return 0; sleep 0.1; done
+  echo "member $name did not start"; tail -20 "$DATA/$name.log"; exit 1
+}
+stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); rm -rf "${DATA:?}"/*; }
+
+wrk_get() { # url label
+  local url=$1 label=$2 uuid
+  uuid=$(curl -s -X POST -H 'Content-Type: application/json' -H 'X-OpenStack-Ironic-API-Version: latest' \
+    "$url/v1/nodes" -d '{"driver":"fake-hardware","name":"wrk-probe"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["uuid"])')
+  wrk -t2 -c16 -d10s -H 'X-OpenStack-Ironic-API-Version: latest' "$url/v1/nodes/$uuid" >"$OUT/wrk-$label.txt" 2>&1 || true
+  echo "$label GET /v1/nodes/{uuid} (wrk, c=16): $(grep Requests/sec "$OUT/wrk-$label.txt")" | tee -a "$OUT/wrk.txt"
+}
+
+run_harness() { # url label pid
+  python3 "$BENCH/ironic_bench.py" --url "$1" --label "$2" --server-pid "$3" $QUICK --json "$OUT/$2.json" | tee "$OUT/$2.txt"
+}
+
+if [ "$IRONIC" = 1 ] && [ -x "$PEER/start.sh" ] && [ -d "${HOME}/.cache/ferric-peers/ironic-venv" ]; then
+  echo "=== Ironic 39 (sqlite, one process)"
+  IRONIC_FRESH_DB=1 bash "$PEER/start.sh" >"$OUT/ironic-start.log" 2>&1
+  IPID=$(cat "${HOME}/.cache/ferric-peers/ironic-data/ironic.pid")
+  run_harness http://127.0.0.1:6385 ironic39 "$IPID" || true
+  wrk_get http://127.0.0.1:6385 ironic39 || true
+  bash "$PEER/stop.sh" >/dev/null 2>&1 || true
+fi
+
+echo "=== Ferric, one member"
+start_member f1 127.0.0.1:16385 127.0.0.1:16386
+run_harness http://127.0.0.1:16385 ferric-1 "${PIDS[0]}"
+wrk_get http://127.0.0.1:16385 ferric-1
+stop_all
+
+echo "=== Ferric, three members (harness on a follower-independent member: the first)"
+start_member m1 127.0.0.1:16385 127.0.0.1:16386
+start_member m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
+start_member m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
+run_harness http://127.0.0.1:16385 ferric-3 "${PIDS[0]}"
+wrk_get http://127.0.0.1:16385 ferric-3-leader
+wrk_get http://127.0.0.1:16395 ferric-3-follower
+if [ -z "$QUICK" ]; then
+  echo "=== Ferric, three members: provisioning 1,000 nodes"
+  python3 "$BENCH/ironic_bench.py" --url http://127.0.0.1:16385 --label ferric-3-prov1000 -n 1000 -m 1000 \
+    --tests create,provision,delete --json "$OUT/ferric-3-prov1000.json" | tee "$OUT/ferric-3-prov1000.txt"
+fi
+stop_all
+
+python3 "$BENCH/summarize.py" "$OUT"/*.json --md >"$OUT/summary.md" 2>/dev/null || true
+echo "results in $OUT"
