@@ -34,6 +34,7 @@ fn conductors(types: Vec<HardwareTypeInfo>) -> BTreeMap<String, ConductorRecord>
         online: true,
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
+        heartbeat_seq: 0,
         schema: 1,
         peer_addr: String::new(),
         api_addr: String::new(),

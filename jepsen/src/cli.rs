@@ -105,6 +105,10 @@ pub struct TestArgs {
     /// Base TCP port: member i uses base+10i (API) and base+10i+1 (peer); proxies base+10i+2.
     #[arg(long, default_value_t = 27100)]
     pub base_port: u16,
+    /// The command line recorded in `meta.json` when the run is started from code (a test)
+    /// rather than from this process's own arguments.
+    #[arg(skip)]
+    pub command_line: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

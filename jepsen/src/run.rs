@@ -183,7 +183,10 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     let mut meta = RunMeta {
         seed,
         commit: RunMeta::current_commit(),
-        flags: std::env::args().collect::<Vec<_>>().join(" "),
+        flags: args
+            .command_line
+            .clone()
+            .unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
         profile: format!("{:?}", args.profile).to_lowercase(),
         members,
         net: format!("{net_mode:?}").to_lowercase(),
@@ -464,6 +467,47 @@ mod tests {
         );
         assert_eq!(args.bmc, BmcMode::Observe);
         assert_eq!(args.workload.len(), 4);
+    }
+
+    #[test]
+    fn soak_profile_has_every_fault_but_delay_in_namespaces() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["ferric-jepsen", "test", "--profile", "soak", "--seed", "9"];
+            argv.extend_from_slice(extra);
+            let crate::cli::Command::Test(args) = crate::cli::Cli::parse_from(argv).command
+            else {
+                panic!()
+            };
+            args
+        };
+        let cfg = schedule_config(&parse(&[]), 5, 3600);
+        for c in [
+            FaultClass::KillAll,
+            FaultClass::PauseAction,
+            FaultClass::Loss,
+            FaultClass::Member,
+        ] {
+            assert!(cfg.classes.contains(&c), "{c:?}");
+        }
+        assert!(!cfg.classes.contains(&FaultClass::Delay), "no tc netem");
+        let steps = schedule(9, &cfg);
+        assert!(steps
+            .iter()
+            .any(|s| matches!(s.fault, crate::nemesis::Fault::PauseAction { .. })));
+        assert!(steps
+            .iter()
+            .any(|s| matches!(s.fault, crate::nemesis::Fault::KillAll)));
+        let proxy = schedule_config(&parse(&["--net", "proxy"]), 5, 3600);
+        assert!(proxy.classes.contains(&FaultClass::Delay));
+        let held = schedule_config(
+            &parse(&["--hold-ms", "9000,7000", "--interval-ms", "100"]),
+            5,
+            60,
+        );
+        assert_eq!(
+            (held.hold_min_ms, held.hold_max_ms, held.interval_ms),
+            (7000, 9000, 100)
+        );
     }
 
     #[test]

@@ -90,9 +90,10 @@ fn run_control(name: &str, args: &[&str]) -> Control {
         "netns",
     ];
     argv.extend_from_slice(args);
-    let Command::Test(t) = Cli::parse_from(argv).command else {
+    let Command::Test(mut t) = Cli::parse_from(&argv).command else {
         unreachable!()
     };
+    t.command_line = Some(argv.join(" "));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -136,6 +136,7 @@ impl MemBackend {
             online: true,
             created_at: now,
             updated_at: now,
+            heartbeat_seq: 0,
             schema: 1,
             peer_addr: "127.0.0.1:6386".into(),
             api_addr: "127.0.0.1:6385".into(),

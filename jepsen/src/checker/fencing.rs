@@ -40,6 +40,7 @@ impl Checker for FencingChecker {
                             ),
                         )
                         .key(e.system.clone())
+                        .bmc(vec![i, e.index])
                         .at(e.time),
                     );
                 }
@@ -50,6 +51,7 @@ impl Checker for FencingChecker {
                         format!("system {}: generation {gen} refused", e.system),
                     )
                     .key(e.system.clone())
+                    .bmc(vec![e.index])
                     .at(e.time),
                 ),
                 _ => {}
@@ -104,6 +106,7 @@ mod tests {
         ]);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "stale-command-accepted");
+        assert_eq!(r.anomalies[0].bmc, vec![0, 1]);
     }
 
     #[test]

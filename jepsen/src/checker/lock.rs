@@ -24,8 +24,10 @@ impl Checker for LockChecker {
         let (mut epochs, mut near_misses, mut unfenced) = (0usize, 0usize, 0usize);
         for (system, events) in &by_system {
             let mut owner_of: HashMap<u64, &str> = HashMap::new();
-            // The current epoch (generation, member) among accepted commands.
-            let mut current: Option<(u64, &str)> = None;
+            // The current epoch (generation, member, bmc index of its first command) among
+            // accepted commands.
+            let mut current: Option<(u64, &str, u64)> = None;
+            let mut first_of: HashMap<u64, u64> = HashMap::new();
             for e in events {
                 let (Some(gen), Some(member)) = (e.generation, e.member.as_deref()) else {
                     unfenced += 1;
@@ -40,38 +42,44 @@ impl Checker for LockChecker {
                             ),
                         )
                         .key(*system)
+                        .bmc(vec![
+                            first_of.get(&gen).copied().unwrap_or(e.index),
+                            e.index,
+                        ])
                         .at(e.time),
                     ),
                     _ => {
                         owner_of.insert(gen, member);
                     }
                 }
+                let first = *first_of.entry(gen).or_insert(e.index);
                 if !e.accepted {
-                    if current.is_some_and(|(g, _)| gen < g) {
+                    if current.is_some_and(|(g, _, _)| gen < g) {
                         near_misses += 1;
                     }
                     continue;
                 }
                 match current {
                     None => {
-                        current = Some((gen, member));
+                        current = Some((gen, member, first));
                         epochs += 1;
                     }
-                    Some((g, m)) if gen == g && member == m => {}
-                    Some((g, _)) if gen > g => {
-                        current = Some((gen, member));
+                    Some((g, m, _)) if gen == g && member == m => {}
+                    Some((g, _, _)) if gen > g => {
+                        current = Some((gen, member, first));
                         epochs += 1;
                     }
-                    Some((g, _)) if gen == g => {} // a second member: reported as shared-generation
-                    Some((g, m)) => r.fail(
+                    Some((g, _, _)) if gen == g => {} // a second member: reported as shared-generation
+                    Some((g, m, i)) => r.fail(
                         Anomaly::new(
                             "stale-holder-acted",
                             format!(
-                                "system {system}: {member} acted with generation {gen} after {m} acted with {g} (bmc event {})",
+                                "system {system}: {member} acted with generation {gen} after {m} acted with {g} (bmc events {i}, then {})",
                                 e.index
                             ),
                         )
                         .key(*system)
+                        .bmc(vec![i, e.index])
                         .at(e.time),
                     ),
                 }
@@ -125,6 +133,11 @@ mod tests {
         ]);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.anomalies[0].kind, "stale-holder-acted");
+        assert_eq!(
+            r.anomalies[0].bmc,
+            vec![1, 2],
+            "the newer epoch's command, then the stale one"
+        );
         let r = run(vec![
             BmcEvent::command(0, 1, "s1", "m1", 10, true),
             BmcEvent::command(1, 2, "s1", "m2", 10, true),

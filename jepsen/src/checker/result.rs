@@ -65,6 +65,9 @@ pub struct Anomaly {
     /// History indexes (invocations) of the operations involved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ops: Vec<u64>,
+    /// Indexes in `bmc.jsonl` of the BMC requests involved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bmc: Vec<u64>,
     /// Run time (ns) the anomaly is anchored at, for the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<u64>,
@@ -77,6 +80,7 @@ impl Anomaly {
             kind: kind.to_string(),
             key: None,
             ops: Vec::new(),
+            bmc: Vec::new(),
             time: None,
             message: message.into(),
         }
@@ -89,6 +93,11 @@ impl Anomaly {
 
     pub fn ops(mut self, ops: Vec<u64>) -> Anomaly {
         self.ops = ops;
+        self
+    }
+
+    pub fn bmc(mut self, events: Vec<u64>) -> Anomaly {
+        self.bmc = events;
         self
     }
 

@@ -93,6 +93,10 @@ mod tests {
             html.contains("stroke=\"#d500f9\""),
             "anomalous ops outlined"
         );
+        assert!(
+            html.contains("class=\"bmc anomalous\""),
+            "the stale BMC command outlined"
+        );
         let svg = std::fs::read_to_string(dir.path().join("latency.svg")).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<circle"));
     }

@@ -83,6 +83,10 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
         .iter()
         .flat_map(|r| r.anomalies.iter().flat_map(|a| a.ops.iter().copied()))
         .collect();
+    let anomalous_bmc: HashSet<u64> = results
+        .iter()
+        .flat_map(|r| r.anomalies.iter().flat_map(|a| a.bmc.iter().copied()))
+        .collect();
 
     let mut svg = String::new();
     let _ = write!(
@@ -239,6 +243,16 @@ pub fn timeline_html(meta: &RunMeta, run: &RunData, results: &[CheckResult]) -> 
             (BMC_COL_W - 8.0) / 2.0
         };
         let tip = esc(&serde_json::to_string(e).unwrap_or_default());
+        if anomalous_bmc.contains(&e.index) {
+            let _ = write!(
+                svg,
+                r##"<rect class="bmc anomalous" x="{:.1}" y="{:.1}" width="{:.0}" height="8" fill="{c}" stroke="#d500f9" stroke-width="3"><title>{tip}</title></rect>"##,
+                x - 2.0,
+                y(e.time) - 4.0,
+                BMC_COL_W - 4.0
+            );
+            continue;
+        }
         let _ = write!(
             svg,
             r#"<rect class="bmc" x="{x:.1}" y="{:.1}" width="{w:.0}" height="2.5" fill="{c}"><title>{tip}</title></rect>"#,
