@@ -64,9 +64,15 @@ impl Control {
 
 /// Runs `ferric-jepsen test` against `FERRIC_UNSAFE_BIN` with `args`.
 fn run_control(name: &str, args: &[&str]) -> Control {
+    // The safe twins (`safe-…`) run the plain `ferric` (FERRIC_BIN, else next to the unsafe one).
     let bin = std::env::var_os("FERRIC_UNSAFE_BIN")
         .map(PathBuf::from)
         .expect("FERRIC_UNSAFE_BIN: a ferric built with --features unsafe-test-switches");
+    let bin = match (name.starts_with("safe-"), std::env::var_os("FERRIC_BIN")) {
+        (false, _) => bin,
+        (true, Some(b)) => PathBuf::from(b),
+        (true, None) => bin.with_file_name("ferric"),
+    };
     let dir = match std::env::var_os("JEPSEN_RUNS") {
         Some(runs) => {
             let d = PathBuf::from(runs).join(format!("control-{name}"));
@@ -174,6 +180,53 @@ fn skipping_the_lock_check_double_actuates_under_pause() {
     );
     c.must_catch("bmc-fencing", "stale-command-accepted");
     c.must_catch("lock", "stale-holder-acted");
+}
+
+/// The safe twin of the control above: the plain `ferric` under the same pauses in the middle
+/// of an action, reboots included (two BMC requests: the pause lands between them). The lock
+/// check refuses the stale holder's next action, and the heartbeat lease — checked on every poll
+/// of a driver call, with a new epoch once it has lapsed — drops the rest of the action it was
+/// in (the power-on half of a reboot) when it resumes. Nothing stale reaches the BMC.
+#[test]
+#[ignore = "needs FERRIC_UNSAFE_BIN (its directory holds ferric) or FERRIC_BIN, root, about a minute"]
+fn the_lock_and_the_lease_fence_a_holder_paused_mid_action() {
+    let c = run_control(
+        "safe-pause-action",
+        &[
+            "--seed",
+            "12",
+            "--time-limit",
+            "45",
+            "--bmc",
+            "observe",
+            "--workload",
+            "lock",
+            "--power-targets",
+            "on,off,reboot",
+            "--nemesis",
+            "pause-action",
+            "--hold-ms",
+            "12000,13000",
+            "--interval-ms",
+            "2000",
+        ],
+    );
+    for checker in ["lock", "bmc-fencing", "health"] {
+        assert_eq!(
+            c.verdict(checker),
+            &serde_json::Value::Bool(true),
+            "{checker} in {}:\n{}",
+            c.dir.display(),
+            c.summary
+        );
+    }
+    // The pauses did land in the middle of actions (else the run proves nothing).
+    let history = std::fs::read_to_string(c.dir.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("mid-action (GET"),
+        "no pause landed in an action: {}",
+        c.dir.display()
+    );
 }
 
 /// No write-ahead log (writes reach disk only at the periodic writeback) and `kill -9` of every

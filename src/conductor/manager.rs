@@ -8,6 +8,7 @@ use ferric_model::rpc::{ConductorReply, ConductorRequest, InterfaceValidation};
 use ferric_model::{Applied, Command, Error, InterfaceKind, Node, PowerAction, ProvisionState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 fn reply_of(applied: Applied) -> ConductorReply {
@@ -344,40 +345,57 @@ impl Conductor {
 
     /// Bounds a driver call by the conductor's outer deadline and by this member's heartbeat
     /// lease: heartbeats committed during the call renew the lease, but a call still running
-    /// when it lapses (the member is cut off from the leader) is abandoned — so it can never
-    /// overlap the actions of a member that took the node over.
+    /// when it lapses (the member is cut off from the leader, or was paused) is abandoned — so
+    /// it can never overlap the actions of a member that took the node over. The lease is
+    /// checked on every poll, before the call may make progress: a member resumed after a pause
+    /// drops the call before it sends anything more (say, the power-on half of a reboot), even
+    /// if a fresh heartbeat has renewed the lease meanwhile (a new lease epoch).
     pub(crate) async fn bounded<T>(&self, fut: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        use std::future::Future as _;
+        use std::task::Poll;
         // The negative control `skip_lock_check` (unsafe-test-switches builds only) drops this
         // guard too: a stale holder must be free to act for the Jepsen harness to see it.
         let guarded = !self.skip_lock_check;
-        if guarded && self.lease_remaining().is_zero() {
+        let (epoch, left) = self.lease_now();
+        if guarded && left.is_zero() {
             return Err(Error::unavailable(format!(
                 "conductor {} stops acting on BMCs: its registration is near its timeout",
                 self.me
             )));
         }
-        let lease_lost = async {
-            if !guarded {
-                return std::future::pending().await;
-            }
-            loop {
-                let left = self.lease_remaining();
-                if left.is_zero() {
-                    return;
-                }
-                tokio::time::sleep(left.min(std::time::Duration::from_millis(100))).await;
-            }
+        let lapsed = || {
+            Error::unavailable(format!("conductor {} abandoned a driver call: its heartbeat lease lapsed", self.me))
         };
-        tokio::select! {
-            r = fut => r,
-            _ = lease_lost => Err(Error::unavailable(format!(
-                "conductor {} abandoned a driver call: its heartbeat lease lapsed",
-                self.me
-            ))),
-            _ = tokio::time::sleep(secs(self.cfg.driver_call_timeout)) => Err(Error::DriverOperationError {
-                message: format!("driver call did not finish within {} s", self.cfg.driver_call_timeout),
-            }),
-        }
+        let mut fut = std::pin::pin!(fut);
+        let mut deadline = std::pin::pin!(tokio::time::sleep(secs(self.cfg.driver_call_timeout)));
+        // Wakes the call up to re-check the lease (at most every 100 ms).
+        let mut recheck = std::pin::pin!(tokio::time::sleep(left.min(Duration::from_millis(100))));
+        std::future::poll_fn(|cx| {
+            if guarded && !self.lease_holds(epoch) {
+                return Poll::Ready(Err(lapsed()));
+            }
+            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(Error::DriverOperationError {
+                    message: format!("driver call did not finish within {} s", self.cfg.driver_call_timeout),
+                }));
+            }
+            if guarded {
+                // Bounded: each reset moves the timer into the future, so this polls Pending
+                // on the next round at the latest.
+                for _ in 0..2 {
+                    if recheck.as_mut().poll(cx).is_pending() {
+                        break;
+                    }
+                    let next = self.lease_remaining().clamp(Duration::from_millis(1), Duration::from_millis(100));
+                    recheck.as_mut().reset(tokio::time::Instant::now() + next);
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// A synchronous action under the exclusive lock: lock, check the lock is current, act,

@@ -164,8 +164,9 @@ pub struct Conductor {
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
     ring: Mutex<Arc<HashRing>>,
-    /// Local monotonic time of the last heartbeat this member committed.
-    last_heartbeat_ok: Mutex<Option<Instant>>,
+    /// This member's heartbeat lease: when its last committed heartbeat was proposed (local
+    /// monotonic time) and how many times the lease has lapsed.
+    lease: Mutex<Lease>,
     pub(crate) power_sync_failures: Mutex<HashMap<Uuid, u32>>,
     /// When each active node may next be re-prepared by take-over (after an attempt).
     pub(crate) adopt_after: Mutex<HashMap<Uuid, Instant>>,
@@ -180,6 +181,34 @@ pub struct Conductor {
     pub(crate) live_tasks: Mutex<std::collections::HashSet<(Uuid, u64)>>,
     /// Set when shutdown starts: no new background work, no new locks.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+}
+
+/// See [`Conductor::note_heartbeat_ok`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Lease {
+    last: Option<Instant>,
+    epoch: u64,
+}
+
+impl Lease {
+    /// A heartbeat proposed at `proposed` committed. One proposed after the lease had lapsed
+    /// (or the first) opens a new epoch; an older one than the last changes nothing.
+    fn renew(&mut self, proposed: Instant, limit: Duration) {
+        match self.last {
+            Some(last) if proposed <= last => return,
+            Some(last) if proposed.saturating_duration_since(last) < limit => {}
+            _ => self.epoch += 1,
+        }
+        self.last = Some(proposed);
+    }
+
+    /// Time left at `now`, zero once lapsed.
+    fn left(&self, now: Instant, limit: Duration) -> Duration {
+        match self.last {
+            None => Duration::ZERO,
+            Some(t) => limit.saturating_sub(now.saturating_duration_since(t)),
+        }
+    }
 }
 
 impl Conductor {
@@ -200,7 +229,7 @@ impl Conductor {
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             ring: Mutex::new(Arc::new(HashRing::default())),
-            last_heartbeat_ok: Mutex::new(None),
+            lease: Mutex::new(Lease::default()),
             power_sync_failures: Mutex::new(HashMap::new()),
             adopt_after: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
@@ -282,39 +311,45 @@ impl Conductor {
         self.cluster.read_state(f)
     }
 
-    pub(crate) fn note_heartbeat_ok(&self) {
-        *self.last_heartbeat_ok.lock().expect("heartbeat lock") = Some(self.clock.instant());
+    /// Records a committed heartbeat (or registration) that was proposed at `proposed`. The
+    /// lease runs from the proposal, not the commit: the leader saw the heartbeat no earlier
+    /// than that, and a pause between the commit and this call must not stretch the lease. A
+    /// heartbeat proposed after the lease had already lapsed starts a new lease epoch — the
+    /// leader may have declared this member offline in between, so nothing begun under the old
+    /// epoch may go on.
+    pub(crate) fn note_heartbeat_ok(&self, proposed: Instant) {
+        let limit = self.lease_limit();
+        self.lease.lock().expect("lease lock").renew(proposed, limit);
+    }
+
+    fn lease_limit(&self) -> Duration {
+        secs(self.cfg.heartbeat_timeout).saturating_sub(self.cfg.safety_margin())
     }
 
     /// How long this member may still act on a BMC: until its last committed heartbeat is
-    /// `heartbeat_timeout - margin` old. The leader declares it offline (and another member may
-    /// take its locks) only after `heartbeat_timeout` without a heartbeat, so an action bounded by
-    /// this cannot overlap the new holder's.
+    /// `heartbeat_timeout - margin` old (counted from when it was proposed). The leader declares
+    /// it offline (and another member may take its locks) only after `heartbeat_timeout` without
+    /// a heartbeat, so an action bounded by this cannot overlap the new holder's.
     pub(crate) fn lease_remaining(&self) -> Duration {
-        let last = *self.last_heartbeat_ok.lock().expect("heartbeat lock");
-        match last {
-            None => Duration::ZERO,
-            Some(t) => {
-                let limit = secs(self.cfg.heartbeat_timeout).saturating_sub(self.cfg.safety_margin());
-                limit.saturating_sub(self.clock.instant().saturating_duration_since(t))
-            }
-        }
+        self.lease_now().1
+    }
+
+    /// The current lease epoch and the time left in it (zero once lapsed).
+    pub(crate) fn lease_now(&self) -> (u64, Duration) {
+        let lease = *self.lease.lock().expect("lease lock");
+        (lease.epoch, lease.left(self.clock.instant(), self.lease_limit()))
+    }
+
+    /// Whether the lease of `epoch` still holds: not lapsed, and not lapsed-then-renewed.
+    pub(crate) fn lease_holds(&self, epoch: u64) -> bool {
+        let (now_epoch, left) = self.lease_now();
+        now_epoch == epoch && !left.is_zero()
     }
 
     /// Whether this member's registration is safely within its timeout (else it must stop
     /// acting on BMCs: the leader may already have declared it offline).
     pub(crate) fn registration_fresh(&self) -> bool {
-        if !self.read(|s| s.conductor_online(&self.me)) {
-            return false;
-        }
-        let last = *self.last_heartbeat_ok.lock().expect("heartbeat lock");
-        match last {
-            None => false,
-            Some(t) => {
-                let limit = secs(self.cfg.heartbeat_timeout).saturating_sub(self.cfg.safety_margin());
-                self.clock.instant().saturating_duration_since(t) < limit
-            }
-        }
+        self.read(|s| s.conductor_online(&self.me)) && !self.lease_remaining().is_zero()
     }
 
     /// Stops background work: no new tasks, running ones finish within the grace period (then
@@ -337,5 +372,36 @@ impl Conductor {
             .cluster
             .propose(ferric_model::Command::UnregisterConductor { hostname: self.me.clone(), now })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::Lease;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_lease_lapsed_then_renewed_is_a_new_epoch() {
+        let limit = Duration::from_secs(4);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut l = Lease::default();
+        assert_eq!(l.left(t0, limit), Duration::ZERO, "no heartbeat yet: no lease");
+        l.renew(at(0), limit);
+        let first = l.epoch;
+        assert_eq!(l.left(at(1), limit), Duration::from_secs(3));
+        // Renewed in time: same epoch, lease counted from the new proposal.
+        l.renew(at(3), limit);
+        assert_eq!(l.epoch, first);
+        assert_eq!(l.left(at(6), limit), Duration::from_secs(1));
+        // A late commit of an older heartbeat changes nothing.
+        l.renew(at(2), limit);
+        assert_eq!(l.left(at(6), limit), Duration::from_secs(1));
+        // Paused for 10 s: lapsed at 7 s; the heartbeat proposed on resume opens a new epoch,
+        // so an action begun under the old one cannot go on.
+        assert_eq!(l.left(at(13), limit), Duration::ZERO);
+        l.renew(at(13), limit);
+        assert_ne!(l.epoch, first);
+        assert_eq!(l.left(at(13), limit), limit);
     }
 }

@@ -106,6 +106,7 @@ impl Conductor {
     /// Registers this member's conductor (and frees reservations a previous run of it left).
     pub async fn register(self: &Arc<Self>) -> Result<(), Error> {
         let now = self.clock.now();
+        let proposed = self.clock.instant();
         let record = ConductorRecord {
             hostname: self.me.clone(),
             conductor_group: self.cfg.conductor_group.clone(),
@@ -119,7 +120,7 @@ impl Conductor {
             api_addr: self.cluster.me().api_addr.clone(),
         };
         self.cluster.propose(Command::RegisterConductor { record, now }).await?.into_result()?;
-        self.note_heartbeat_ok();
+        self.note_heartbeat_ok(proposed);
         self.release_own_reservations("conductor restart").await;
         Ok(())
     }
@@ -225,10 +226,11 @@ impl Conductor {
 
     async fn heartbeat_once(&self) -> Result<(), Error> {
         let now = self.clock.now();
+        let proposed = self.clock.instant();
         let r = self.cluster.propose(Command::ConductorHeartbeat { hostname: self.me.clone(), now }).await?;
         match r.into_result() {
             Ok(_) => {
-                self.note_heartbeat_ok();
+                self.note_heartbeat_ok(proposed);
                 Ok(())
             }
             // Our registration vanished (we were removed and came back?): register again.

@@ -188,14 +188,23 @@ impl Task {
         if c.skip_lock_check {
             return Ok(());
         }
-        if !c.registration_fresh() {
-            return Err(Error::unavailable(format!(
+        let stale_registration = || {
+            Error::unavailable(format!(
                 "conductor {} stops acting on node {}: its registration is near its timeout",
                 c.me,
                 self.uuid()
-            )));
+            ))
+        };
+        if !c.registration_fresh() {
+            return Err(stale_registration());
         }
+        let (epoch, _) = c.lease_now();
         c.cluster.read_barrier().await?;
+        // A pause during the barrier that outlasted the lease: the lock read below may be
+        // from before a take-over the leader has since decided.
+        if !c.lease_holds(epoch) {
+            return Err(stale_registration());
+        }
         let current = c.read(|s| s.nodes.get(&self.uuid()).and_then(|n| n.reservation.clone()));
         match current {
             Some(r) if r.holder == self.token.holder && r.generation == self.token.generation => {
