@@ -14,6 +14,7 @@ cargo build -p ferric-jepsen
 status=0
 for seed in "$FIXED_SEED" "$(( (RANDOM << 15) | RANDOM ))"; do
   echo "=== ferric-jepsen: profile ci, net $NET, seed $seed"
+  rm -rf "$RUNS/ci-$seed"
   if ! timeout 330 "$CARGO_TARGET_DIR/debug/ferric-jepsen" test --profile ci --net "$NET" --seed "$seed" \
       --ferric-bin "$CARGO_TARGET_DIR/debug/ferric" --out "$RUNS/ci-$seed"; then
     status=1

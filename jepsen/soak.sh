@@ -12,7 +12,8 @@ seeds=("$@")
 if [ ${#seeds[@]} -eq 0 ]; then
   seeds=("$(( (RANDOM << 15) | RANDOM ))" "$(( (RANDOM << 15) | RANDOM ))" "$(( (RANDOM << 15) | RANDOM ))")
 fi
-cargo build --bin ferric -p ferric-jepsen
+cargo build -p ferric --bin ferric
+cargo build -p ferric-jepsen
 failed=0
 for seed in "${seeds[@]}"; do
   echo "=== ferric-jepsen soak: seed $seed, $SECS s"

@@ -168,7 +168,7 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     let dir: PathBuf = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("jepsen-runs").join(format!("{}-{seed}", started.replace(':', "")))
     });
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    prepare_run_dir(&dir)?;
     println!("ferric-jepsen: run dir {}", dir.display());
     if !matches!(args.hold_ms.len(), 0 | 2) {
         anyhow::bail!("--hold-ms takes MIN,MAX");
@@ -446,6 +446,27 @@ async fn drive(
     Ok(())
 }
 
+/// Creates the run dir. An earlier run left in it (its data dirs would make the members resume
+/// that run's cluster) is replaced; a non-empty directory that is not a run dir is refused.
+fn prepare_run_dir(dir: &std::path::Path) -> Result<()> {
+    let non_empty = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if non_empty {
+        let earlier_run = ["schedule.json", "meta.json", "history.jsonl", "data"]
+            .iter()
+            .any(|f| dir.join(f).exists());
+        if !earlier_run {
+            anyhow::bail!(
+                "{} exists and is not a run dir of ferric-jepsen: choose another --out",
+                dir.display()
+            );
+        }
+        println!("ferric-jepsen: replacing the earlier run in {}", dir.display());
+        std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,6 +529,22 @@ mod tests {
             (held.hold_min_ms, held.hold_max_ms, held.interval_ms),
             (7000, 9000, 100)
         );
+    }
+
+    #[test]
+    fn an_earlier_run_dir_is_replaced_and_a_foreign_dir_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let run = root.path().join("run");
+        std::fs::create_dir_all(run.join("data/m1")).unwrap();
+        std::fs::write(run.join("schedule.json"), "[]").unwrap();
+        prepare_run_dir(&run).unwrap();
+        assert!(!run.join("data").exists(), "the earlier run's data dirs are gone");
+        assert!(run.is_dir());
+        let foreign = root.path().join("foreign");
+        std::fs::create_dir_all(&foreign).unwrap();
+        std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+        assert!(prepare_run_dir(&foreign).is_err());
+        assert!(foreign.join("notes.txt").exists(), "nothing of it removed");
     }
 
     #[test]
