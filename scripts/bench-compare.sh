@@ -37,7 +37,7 @@ stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait
 wrk_get() { # url label
   local url=$1 label=$2 uuid
   uuid=$(curl -s -X POST -H 'Content-Type: application/json' -H 'X-OpenStack-Ironic-API-Version: latest' \
-    "$url/v1/nodes" -d '{"driver":"fake-hardware","name":"wrk-probe"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["uuid"])')
+    "$url/v1/nodes" -d "{\"driver\":\"fake-hardware\",\"name\":\"wrk-probe-$label\"}" | python3 -c 'import sys,json; print(json.load(sys.stdin)["uuid"])')
   wrk -t2 -c16 -d10s -H 'X-OpenStack-Ironic-API-Version: latest' "$url/v1/nodes/$uuid" >"$OUT/wrk-$label.txt" 2>&1 || true
   echo "$label GET /v1/nodes/{uuid} (wrk, c=16): $(grep Requests/sec "$OUT/wrk-$label.txt")" | tee -a "$OUT/wrk.txt"
 }
