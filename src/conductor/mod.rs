@@ -192,21 +192,24 @@ pub(crate) struct Lease {
 
 impl Lease {
     /// A heartbeat proposed at `proposed` committed. One proposed after the lease had lapsed
-    /// (or the first) opens a new epoch; an older one than the last changes nothing.
+    /// (or the first) opens a new epoch. One proposed *before* the last — the clock went back
+    /// (only the test skew hook moves the monotonic clock back) or commits completed out of
+    /// order — also opens a new epoch from its own, earlier time: never a longer lease.
     fn renew(&mut self, proposed: Instant, limit: Duration) {
         match self.last {
-            Some(last) if proposed <= last => return,
-            Some(last) if proposed.saturating_duration_since(last) < limit => {}
+            Some(last) if proposed == last => return,
+            Some(last) if proposed > last && proposed.duration_since(last) < limit => {}
             _ => self.epoch += 1,
         }
         self.last = Some(proposed);
     }
 
-    /// Time left at `now`, zero once lapsed.
+    /// Time left at `now`, zero once lapsed — and zero when `now` is before the last heartbeat
+    /// (a clock that went back cannot vouch for the time since).
     fn left(&self, now: Instant, limit: Duration) -> Duration {
         match self.last {
-            None => Duration::ZERO,
-            Some(t) => limit.saturating_sub(now.saturating_duration_since(t)),
+            Some(t) if now >= t => limit.saturating_sub(now.duration_since(t)),
+            _ => Duration::ZERO,
         }
     }
 }
@@ -394,9 +397,16 @@ mod lease_tests {
         l.renew(at(3), limit);
         assert_eq!(l.epoch, first);
         assert_eq!(l.left(at(6), limit), Duration::from_secs(1));
-        // A late commit of an older heartbeat changes nothing.
-        l.renew(at(2), limit);
-        assert_eq!(l.left(at(6), limit), Duration::from_secs(1));
+        // The same heartbeat noted twice changes nothing.
+        l.renew(at(3), limit);
+        assert_eq!(l.epoch, first);
+        // A clock that went back: no time left until a heartbeat proposed on the new clock
+        // commits, and that one opens a new epoch from its earlier time (never a longer lease).
+        assert_eq!(l.left(at(2), limit), Duration::ZERO);
+        let mut back = l;
+        back.renew(at(2), limit);
+        assert_ne!(back.epoch, first);
+        assert_eq!(back.left(at(5), limit), Duration::from_secs(1));
         // Paused for 10 s: lapsed at 7 s; the heartbeat proposed on resume opens a new epoch,
         // so an action begun under the old one cannot go on.
         assert_eq!(l.left(at(13), limit), Duration::ZERO);
