@@ -19,6 +19,8 @@ pub(crate) struct AppInner {
     pub cfg: ApiConfig,
     pub backend: Arc<dyn Backend>,
     pub auth: Option<BasicAuth>,
+    /// Rendered JSON of listed nodes, reused while they are unchanged.
+    pub node_json: crate::render_cache::NodeJsonCache,
 }
 
 /// Cheap-to-clone handle the handlers share.

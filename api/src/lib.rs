@@ -28,6 +28,7 @@ mod patch;
 mod pipeline;
 mod pyjson;
 mod render;
+mod render_cache;
 mod server;
 pub mod version;
 
@@ -54,7 +55,7 @@ pub fn router(cfg: &ApiConfig, backend: Arc<dyn Backend>) -> Result<Router, Conf
             Some(auth::BasicAuth::load(path)?)
         }
     };
-    let app = App(Arc::new(AppInner { cfg: cfg.clone(), backend, auth }));
+    let app = App(Arc::new(AppInner { cfg: cfg.clone(), backend, auth, node_json: Default::default() }));
 
     let api = Router::new()
         .route("/", get(root::root))

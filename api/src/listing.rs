@@ -88,26 +88,84 @@ pub(crate) fn collection(
     params: &[(String, String)],
     last_key: Option<String>,
 ) -> Value {
-    let full = limit.map(|l| l > 0 && items.len() == l).unwrap_or(false);
+    let next = next_link(items.len(), limit, base, resource_url, params, last_key);
     let mut out = Map::new();
     out.insert(name.to_string(), Value::Array(items));
-    if let (true, Some(limit), Some(marker)) = (full, limit, last_key) {
-        let mut args = String::from("?");
-        for (k, v) in params {
-            args.push_str(k);
-            args.push('=');
-            args.push_str(&percent_encode(v));
-            args.push('&');
-        }
-        args.push_str(&format!("limit={limit}&marker={}", percent_encode(&marker)));
-        out.insert("next".into(), Value::String(links::build_url(base, resource_url, &args, false)));
+    if let Some(next) = next {
+        out.insert("next".into(), Value::String(next));
     }
     Value::Object(out)
+}
+
+/// The same document as [`collection`], as Ironic's JSON text, from items already serialised.
+pub(crate) fn collection_text(
+    name: &str,
+    items: &[std::sync::Arc<str>],
+    limit: Option<usize>,
+    base: &str,
+    resource_url: &str,
+    params: &[(String, String)],
+    last_key: Option<String>,
+) -> String {
+    let next = next_link(items.len(), limit, base, resource_url, params, last_key);
+    let mut out = String::with_capacity(items.iter().map(|i| i.len() + 2).sum::<usize>() + 64);
+    out.push_str(&crate::pyjson::to_string(name));
+    out.push_str(": [");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out.push(']');
+    if let Some(next) = next {
+        out.push_str(", \"next\": ");
+        out.push_str(&crate::pyjson::to_string(&next));
+    }
+    format!("{{{out}}}")
+}
+
+/// The `next` link of a page: only when the page is full.
+fn next_link(
+    count: usize,
+    limit: Option<usize>,
+    base: &str,
+    resource_url: &str,
+    params: &[(String, String)],
+    last_key: Option<String>,
+) -> Option<String> {
+    let full = limit.map(|l| l > 0 && count == l).unwrap_or(false);
+    let (true, Some(limit), Some(marker)) = (full, limit, last_key) else {
+        return None;
+    };
+    let mut args = String::from("?");
+    for (k, v) in params {
+        args.push_str(k);
+        args.push('=');
+        args.push_str(&percent_encode(v));
+        args.push('&');
+    }
+    args.push_str(&format!("limit={limit}&marker={}", percent_encode(&marker)));
+    Some(links::build_url(base, resource_url, &args, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_text_is_the_collection_serialised() {
+        let items = vec![serde_json::json!({"uuid": "a", "n": 1}), serde_json::json!({"uuid": "b"})];
+        let texts: Vec<std::sync::Arc<str>> = items.iter().map(|v| crate::pyjson::to_string(v).into()).collect();
+        let params = vec![("sort_key".to_string(), "id".to_string())];
+        for (limit, last) in [(Some(2), Some("b".to_string())), (Some(5), Some("b".to_string())), (None, None)] {
+            let v = collection("nodes", items.clone(), limit, "http://h:1", "nodes", &params, last.clone());
+            let t = collection_text("nodes", &texts, limit, "http://h:1", "nodes", &params, last);
+            assert_eq!(t, crate::pyjson::to_string(&v));
+        }
+        let empty = collection_text("nodes", &[], Some(1000), "http://h:1", "nodes", &params, None);
+        assert_eq!(empty, crate::pyjson::to_string(&collection("nodes", vec![], Some(1000), "http://h:1", "nodes", &params, None)));
+    }
 
     #[test]
     fn pages_in_both_directions() {

@@ -9,7 +9,8 @@ use super::{accepted, check_node_ident, created, find_node, json, no_content};
 use crate::app::{App, Ctx};
 use crate::body;
 use crate::error::{ApiError, ApiResult};
-use crate::listing::{collection, Paging, SortVal};
+use crate::listing::{collection_text, Paging, SortVal};
+use crate::render_cache::ViewKey;
 use crate::params::Query;
 use crate::patch::{self, Op};
 use crate::render::{self, check_node_fields, node_field_version, View};
@@ -412,10 +413,13 @@ pub(crate) async fn list_nodes(app: &App, ctx: &Ctx, raw_query: Option<String>, 
         .await??;
     let view = View { ver, base: &ctx.base, fields: fields.as_deref() };
     let last = picked.last().map(|n| n.uuid.to_string());
-    let items: Vec<Value> = picked
-        .iter()
-        .map(|n| Value::Object(render::node(n, ring.owner(&n.driver, &n.conductor_group, n.uuid), view)))
-        .collect();
+    let key = ViewKey { ver, base: ctx.base.clone(), fields: fields.clone() };
+    let items = app.node_json.render_all(
+        &picked,
+        &key,
+        |n| ring.owner(&n.driver, &n.conductor_group, n.uuid).map(str::to_string),
+        |n, owner| crate::pyjson::to_string(&Value::Object(render::node(n, owner, view))),
+    );
     let mut params = vec![("sort_key".to_string(), paging.sort_key.clone()), ("sort_dir".to_string(), paging.sort_dir.clone())];
     for p in NEXT_PARAMS {
         if let Some(v) = q.str(p) {
@@ -427,7 +431,8 @@ pub(crate) async fn list_nodes(app: &App, ctx: &Ctx, raw_query: Option<String>, 
     }
     // A list by instance has at most one node: no next link (Ironic sets limit=0).
     let limit = if filters.instance_uuid.is_some() { None } else { Some(paging.limit) };
-    Ok(json(200, &collection("nodes", items, limit, &ctx.base, &resource_url, &params, last)))
+    let text = collection_text("nodes", &items, limit, &ctx.base, &resource_url, &params, last);
+    Ok(crate::error::json_response(200, text))
 }
 
 pub(crate) async fn list(State(app): State<App>, ctx: Ctx, RawQuery(q): RawQuery) -> ApiResult<Response> {
