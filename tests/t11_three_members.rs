@@ -11,11 +11,7 @@ use std::time::Duration;
 async fn kill_leader_no_acknowledged_write_lost() {
     let root = fast_tempdir();
     let api = Api::default();
-    let a = Member::start("a", root.path(), TEST_CONFIG, None);
-    let b = Member::start("b", root.path(), TEST_CONFIG, Some(&a.peer));
-    let c = Member::start("c", root.path(), TEST_CONFIG, Some(&a.peer));
-    let mut members = vec![a, b, c];
-    wait_for_members(&api, &members[0].url(), &["a", "b", "c"]).await;
+    let mut members = Vec::from(start_three(&api, root.path(), TEST_CONFIG).await);
 
     // Phase 1: writes through every member; each acknowledged one is remembered.
     let mut acked = Vec::new();

@@ -9,10 +9,7 @@ async fn lagging_member_installs_a_snapshot() {
     let cfg = TEST_CONFIG.replace("snapshot_logs_since_last = 2000", "snapshot_logs_since_last = 50").replace("max_in_snapshot_log_to_keep = 100", "max_in_snapshot_log_to_keep = 5\npurge_batch_size = 1");
     let root = fast_tempdir();
     let api = Api::default();
-    let a = Member::start("a", root.path(), &cfg, None);
-    let b = Member::start("b", root.path(), &cfg, Some(&a.peer));
-    let mut c = Member::start("c", root.path(), &cfg, Some(&a.peer));
-    wait_for_members(&api, &a.url(), &["a", "b", "c"]).await;
+    let [a, b, mut c] = start_three(&api, root.path(), &cfg).await;
 
     // Phase 1: c goes down; the others write well past the snapshot threshold.
     c.kill9();

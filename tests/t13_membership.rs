@@ -10,10 +10,7 @@ use std::time::Duration;
 async fn add_and_remove_members_under_writes() {
     let root = fast_tempdir();
     let api = Api::default();
-    let a = Member::start("a", root.path(), TEST_CONFIG, None);
-    let b = Member::start("b", root.path(), TEST_CONFIG, Some(&a.peer));
-    let c = Member::start("c", root.path(), TEST_CONFIG, Some(&a.peer));
-    wait_for_members(&api, &a.url(), &["a", "b", "c"]).await;
+    let [a, b, c] = start_three(&api, root.path(), TEST_CONFIG).await;
 
     // Phase 1: a writer runs throughout.
     let stop = Arc::new(AtomicBool::new(false));

@@ -39,11 +39,7 @@ async fn provision_300_nodes_through_a_kill() {
     let root = fast_tempdir();
     let records = root.path().join("fake-calls.jsonl");
     let api = Api::default();
-    let a = Member::start("a", root.path(), TEST_CONFIG, None);
-    let b = Member::start("b", root.path(), TEST_CONFIG, Some(&a.peer));
-    let c = Member::start("c", root.path(), TEST_CONFIG, Some(&a.peer));
-    let mut members = vec![a, b, c];
-    wait_for_members(&api, &members[0].url(), &["a", "b", "c"]).await;
+    let mut members = Vec::from(start_three(&api, root.path(), TEST_CONFIG).await);
     // Every member's conductor registered and online before nodes spread over the ring.
     let base = members[0].url();
     eventually("three conductors online", Duration::from_secs(30), || async {

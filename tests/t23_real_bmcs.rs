@@ -24,10 +24,7 @@ async fn ipmi_and_redfish_nodes_through_the_api() {
         .expect("sushy-emulator must be in the venv: run scripts/testbed-setup.sh");
     let root = fast_tempdir();
     let api = Api::default();
-    let a = Member::start("a", root.path(), TEST_CONFIG, None);
-    let b = Member::start("b", root.path(), TEST_CONFIG, Some(&a.peer));
-    let c = Member::start("c", root.path(), TEST_CONFIG, Some(&a.peer));
-    wait_for_members(&api, &a.url(), &["a", "b", "c"]).await;
+    let [a, b, c] = start_three(&api, root.path(), TEST_CONFIG).await;
     let base = c.url();
 
     // ipmi: the node's power and boot device follow the real BMC.

@@ -109,6 +109,7 @@ pub(crate) fn collection_text(
 ) -> String {
     let next = next_link(items.len(), limit, base, resource_url, params, last_key);
     let mut out = String::with_capacity(items.iter().map(|i| i.len() + 2).sum::<usize>() + 64);
+    out.push('{');
     out.push_str(&crate::pyjson::to_string(name));
     out.push_str(": [");
     for (i, item) in items.iter().enumerate() {
@@ -122,7 +123,8 @@ pub(crate) fn collection_text(
         out.push_str(", \"next\": ");
         out.push_str(&crate::pyjson::to_string(&next));
     }
-    format!("{{{out}}}")
+    out.push('}');
+    out
 }
 
 /// The `next` link of a page: only when the page is full.

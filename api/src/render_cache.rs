@@ -38,32 +38,33 @@ pub(crate) struct NodeJsonCache {
 impl NodeJsonCache {
     /// The JSON of each node (in order), from the cache where the entry is current, else from
     /// `render(node, owner)`, which is then kept.
-    pub(crate) fn render_all(
+    pub(crate) fn render_all<'r>(
         &self,
         nodes: &[Arc<Node>],
         view: &ViewKey,
-        owner: impl Fn(&Node) -> Option<String>,
+        owner: impl Fn(&Node) -> Option<&'r str>,
         render: impl Fn(&Node, Option<&str>) -> String,
     ) -> Vec<Arc<str>> {
-        let owners: Vec<Option<String>> = nodes.iter().map(|n| owner(n)).collect();
+        let owners: Vec<Option<&'r str>> = nodes.iter().map(|n| owner(n)).collect();
         let mut out: Vec<Option<Arc<str>>> = vec![None; nodes.len()];
         {
             let entries = self.entries.lock().expect("node json cache");
             for (i, n) in nodes.iter().enumerate() {
                 if let Some(e) = entries.get(&n.uuid) {
-                    if Arc::ptr_eq(&e.node, n) && e.owner == owners[i] && *e.view == *view {
+                    if Arc::ptr_eq(&e.node, n) && e.owner.as_deref() == owners[i] && *e.view == *view {
                         out[i] = Some(e.json.clone());
                     }
                 }
             }
         }
-        let view_arc = Arc::new(view.clone());
         let mut fresh = Vec::new();
+        let mut view_arc: Option<Arc<ViewKey>> = None;
         for (i, n) in nodes.iter().enumerate() {
             if out[i].is_none() {
-                let json: Arc<str> = render(n, owners[i].as_deref()).into();
+                let json: Arc<str> = render(n, owners[i]).into();
                 out[i] = Some(json.clone());
-                fresh.push(Entry { node: n.clone(), view: view_arc.clone(), owner: owners[i].clone(), json });
+                let view = view_arc.get_or_insert_with(|| Arc::new(view.clone())).clone();
+                fresh.push(Entry { node: n.clone(), view, owner: owners[i].map(str::to_string), json });
             }
         }
         if !fresh.is_empty() {
@@ -102,21 +103,21 @@ mod tests {
             renders.set(renders.get() + 1);
             format!("{}:{}:{:?}", n.uuid, n.revision, owner)
         };
-        let owner = |_: &Node| Some("m1".to_string());
+        let owner = |_: &Node| Some("m1");
         let first = cache.render_all(&[a.clone()], &key(90), owner, render);
         let again = cache.render_all(&[a.clone()], &key(90), owner, render);
         assert_eq!(renders.get(), 1, "the second list reuses the rendering");
         assert_eq!(first, again);
         // Another version, another owner: rendered again.
         cache.render_all(&[a.clone()], &key(91), owner, render);
-        cache.render_all(&[a.clone()], &key(91), |_: &Node| Some("m2".to_string()), render);
+        cache.render_all(&[a.clone()], &key(91), |_: &Node| Some("m2"), render);
         assert_eq!(renders.get(), 3);
         // A changed node is a new Arc (the cache's clone keeps the old one from being mutated
         // in place): rendered again, with the new content.
         let mut changed = a.clone();
         Arc::make_mut(&mut changed).revision = 7;
         assert!(!Arc::ptr_eq(&a, &changed));
-        let out = cache.render_all(&[changed.clone()], &key(91), |_: &Node| Some("m2".to_string()), render);
+        let out = cache.render_all(&[changed.clone()], &key(91), |_: &Node| Some("m2"), render);
         assert!(out[0].contains(":7:"), "{}", out[0]);
         assert_eq!(renders.get(), 4);
         assert_eq!(cache.len(), 1);

@@ -49,24 +49,20 @@ pub fn save_run_data(dir: &Path, run: &RunData) -> Result<()> {
     Ok(())
 }
 
+/// The fault classes every profile's schedule must include (when enabled).
+const REQUIRED_FAULTS: [FaultClass; 5] = [
+    FaultClass::Partition,
+    FaultClass::Kill,
+    FaultClass::Pause,
+    FaultClass::Clock,
+    FaultClass::Member,
+];
+
 /// The profile's schedule settings.
 pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleConfig {
-    let (classes, required, shapes, interval, hold) = match args.profile {
+    let (classes, shapes, interval, hold) = match args.profile {
         Profile::Ci => (
-            vec![
-                FaultClass::Partition,
-                FaultClass::Kill,
-                FaultClass::Pause,
-                FaultClass::Clock,
-                FaultClass::Member,
-            ],
-            vec![
-                FaultClass::Partition,
-                FaultClass::Kill,
-                FaultClass::Pause,
-                FaultClass::Clock,
-                FaultClass::Member,
-            ],
+            REQUIRED_FAULTS.to_vec(),
             vec![Shape::Halves, Shape::IsolateOne, Shape::OneWay],
             5_000,
             (2_000, 10_000),
@@ -82,13 +78,6 @@ pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleCo
                 FaultClass::Member,
                 FaultClass::Loss,
                 FaultClass::Delay,
-            ],
-            vec![
-                FaultClass::Partition,
-                FaultClass::Kill,
-                FaultClass::Pause,
-                FaultClass::Clock,
-                FaultClass::Member,
             ],
             Shape::ALL.to_vec(),
             10_000,
@@ -120,7 +109,7 @@ pub fn schedule_config(args: &TestArgs, members: usize, secs: u64) -> ScheduleCo
         interval_ms: args.interval_ms.unwrap_or(interval),
         hold_min_ms: hold.0,
         hold_max_ms: hold.1,
-        required: required
+        required: REQUIRED_FAULTS
             .into_iter()
             .filter(|c| classes.contains(c))
             .collect(),

@@ -146,6 +146,25 @@ fn stale_reads_under_partition_are_not_linearizable() {
     c.must_catch("linearizable-register", "nonlinearizable");
 }
 
+/// Pauses in the middle of actions, held past the conductor heartbeat timeout, on the lock
+/// workload: shared by the `skip_lock_check` control and its safe twin.
+const PAUSE_MID_ACTION: &[&str] = &[
+    "--seed",
+    "12",
+    "--time-limit",
+    "45",
+    "--bmc",
+    "observe",
+    "--workload",
+    "lock",
+    "--nemesis",
+    "pause-action",
+    "--hold-ms",
+    "12000,13000",
+    "--interval-ms",
+    "2000",
+];
+
 /// The conductor does not check that its lock generation is still current before acting. The
 /// `pause-action` nemesis pauses a member while the fake BMC holds the first request of its
 /// action, for longer than the conductor heartbeat timeout: another member takes the node over
@@ -158,25 +177,10 @@ fn skipping_the_lock_check_double_actuates_under_pause() {
     let c = run_control(
         "skip-lock-check",
         &[
-            "--seed",
-            "12",
-            "--time-limit",
-            "45",
-            "--bmc",
-            "observe",
-            "--unsafe",
-            "skip-lock-check",
-            "--workload",
-            "lock",
-            "--power-targets",
-            "on,off",
-            "--nemesis",
-            "pause-action",
-            "--hold-ms",
-            "12000,13000",
-            "--interval-ms",
-            "2000",
-        ],
+            PAUSE_MID_ACTION,
+            &["--unsafe", "skip-lock-check", "--power-targets", "on,off"],
+        ]
+        .concat(),
     );
     c.must_catch("bmc-fencing", "stale-command-accepted");
     c.must_catch("lock", "stale-holder-acted");
@@ -192,24 +196,7 @@ fn skipping_the_lock_check_double_actuates_under_pause() {
 fn the_lock_and_the_lease_fence_a_holder_paused_mid_action() {
     let c = run_control(
         "safe-pause-action",
-        &[
-            "--seed",
-            "12",
-            "--time-limit",
-            "45",
-            "--bmc",
-            "observe",
-            "--workload",
-            "lock",
-            "--power-targets",
-            "on,off,reboot",
-            "--nemesis",
-            "pause-action",
-            "--hold-ms",
-            "12000,13000",
-            "--interval-ms",
-            "2000",
-        ],
+        &[PAUSE_MID_ACTION, &["--power-targets", "on,off,reboot"]].concat(),
     );
     for checker in ["lock", "bmc-fencing", "health"] {
         assert_eq!(

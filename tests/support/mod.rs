@@ -265,6 +265,15 @@ where
     }
 }
 
+/// Starts members a, b and c (b and c join through a) and waits until all three are voters.
+pub async fn start_three(api: &Api, root: &Path, config: &str) -> [Member; 3] {
+    let a = Member::start("a", root, config, None);
+    let b = Member::start("b", root, config, Some(&a.peer));
+    let c = Member::start("c", root, config, Some(&a.peer));
+    wait_for_members(api, &a.url(), &["a", "b", "c"]).await;
+    [a, b, c]
+}
+
 /// The leader's name as a member reports it, once every listed member is a voter.
 pub async fn wait_for_members(api: &Api, base: &str, names: &[&str]) -> Value {
     eventually(&format!("members {names:?} as voters with a leader"), Duration::from_secs(120), || async {

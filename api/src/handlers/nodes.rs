@@ -417,7 +417,7 @@ pub(crate) async fn list_nodes(app: &App, ctx: &Ctx, raw_query: Option<String>, 
     let items = app.node_json.render_all(
         &picked,
         &key,
-        |n| ring.owner(&n.driver, &n.conductor_group, n.uuid).map(str::to_string),
+        |n| ring.owner(&n.driver, &n.conductor_group, n.uuid),
         |n, owner| crate::pyjson::to_string(&Value::Object(render::node(n, owner, view))),
     );
     let mut params = vec![("sort_key".to_string(), paging.sort_key.clone()), ("sort_dir".to_string(), paging.sort_dir.clone())];

@@ -179,13 +179,7 @@ impl ApiClient {
         ident: &str,
         target: &str,
     ) -> Result<HttpResponse, CallError> {
-        self.call(
-            addr,
-            "PUT",
-            &format!("/v1/nodes/{ident}/states/provision"),
-            Some(&json!({"target": target})),
-        )
-        .await
+        self.set_state(addr, ident, "provision", target).await
     }
 
     /// `PUT /v1/nodes/{id}/states/power {"target": "power on"|"power off"|"rebooting"}`.
@@ -195,10 +189,20 @@ impl ApiClient {
         ident: &str,
         target: &str,
     ) -> Result<HttpResponse, CallError> {
+        self.set_state(addr, ident, "power", target).await
+    }
+
+    async fn set_state(
+        &self,
+        addr: SocketAddr,
+        ident: &str,
+        which: &str,
+        target: &str,
+    ) -> Result<HttpResponse, CallError> {
         self.call(
             addr,
             "PUT",
-            &format!("/v1/nodes/{ident}/states/power"),
+            &format!("/v1/nodes/{ident}/states/{which}"),
             Some(&json!({"target": target})),
         )
         .await

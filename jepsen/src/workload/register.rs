@@ -57,23 +57,7 @@ pub async fn step(
     let choice = rng.gen_range(0..3);
     match (choice, seen.get(&key).copied()) {
         (0, _) => {
-            let (kk, u) = (k.clone(), uuid.clone());
-            let (_, v) = perform(
-                ctx,
-                worker,
-                member,
-                "read",
-                Some(&key),
-                Value::Null,
-                true,
-                move |api, addr| async move { api.get_node(addr, &u).await },
-                move |r| {
-                    r.json()
-                        .and_then(|b| b["extra"].get(&kk).cloned())
-                        .unwrap_or(Value::Null)
-                },
-            )
-            .await;
+            let v = read_key(ctx, worker, member, &uuid, &k).await;
             if let Some(n) = v.as_i64() {
                 seen.insert(key, n);
             }
@@ -130,25 +114,30 @@ pub async fn final_read(
     for (i, uuid) in fx.register_nodes.iter().enumerate() {
         let used = shared.ops[i].load(Ordering::Relaxed);
         for n in 0..used.div_ceil(MAX_OPS_PER_KEY).max(1) {
-            let k = format!("k{n}");
-            let key = format!("{uuid}/{k}");
-            let u = uuid.clone();
-            perform(
-                ctx,
-                worker,
-                member,
-                "read",
-                Some(&key),
-                Value::Null,
-                true,
-                move |api, addr| async move { api.get_node(addr, &u).await },
-                move |r| {
-                    r.json()
-                        .and_then(|b| b["extra"].get(&k).cloned())
-                        .unwrap_or(Value::Null)
-                },
-            )
-            .await;
+            read_key(ctx, worker, member, uuid, &format!("k{n}")).await;
         }
     }
+}
+
+/// A read of register `k` of node `uuid` (its `extra` field), recorded as key `uuid/k`.
+async fn read_key(ctx: &Ctx, worker: &mut Worker, member: usize, uuid: &str, k: &str) -> Value {
+    let (u, k) = (uuid.to_string(), k.to_string());
+    let key = format!("{u}/{k}");
+    let (_, v) = perform(
+        ctx,
+        worker,
+        member,
+        "read",
+        Some(&key),
+        Value::Null,
+        true,
+        move |api, addr| async move { api.get_node(addr, &u).await },
+        move |r| {
+            r.json()
+                .and_then(|b| b["extra"].get(&k).cloned())
+                .unwrap_or(Value::Null)
+        },
+    )
+    .await;
+    v
 }
