@@ -1,5 +1,6 @@
 //! Rolling upgrades: a member serves peers of its own and the previous schema version and
-//! refuses a newer (or too old) peer's conductor call with a clear error.
+//! refuses a newer (or too old) peer's conductor call with a clear error; a member that serves no
+//! append stream (as before pipelined replication) is replicated to one request at a time.
 
 mod support;
 use ferric::conductor::Envelope;
@@ -69,4 +70,61 @@ async fn calls_from_another_cluster_are_refused() {
     // The member is unharmed: still its own leader.
     let s = Api::default().status(&m.url()).await.unwrap();
     assert_eq!(s["leader"], "solo");
+}
+
+/// A follower that serves no append stream (as a member of the version before pipelined
+/// replication) still receives every entry: the leader falls back to one request at a time. The
+/// same member, once it leads, replicates one request at a time to the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_append_streams_is_replicated_to() {
+    let root = fast_tempdir();
+    let api = Api::default();
+    let old = format!("{TEST_CONFIG}append_stream = false\n");
+    let mut a = Member::start("a", root.path(), TEST_CONFIG, None);
+    let b = Member::start("b", root.path(), TEST_CONFIG, Some(&a.peer));
+    let c = Member::start("c", root.path(), &old, Some(&a.peer));
+    wait_for_members(&api, &a.url(), &["a", "b", "c"]).await;
+    let mut uuids = Vec::new();
+    for i in 0..40 {
+        let (st, n) = api.create_node(&a.url(), &format!("old-{i}")).await;
+        assert_eq!(st, 201, "{n}");
+        uuids.push(n["uuid"].as_str().unwrap().to_string());
+    }
+    // c applied everything: a linearizable read on c waits for c to reach the leader's index.
+    for u in &uuids {
+        let (st, n) = api.get(&format!("{}/v1/nodes/{u}", c.url())).await;
+        assert_eq!(st, 200, "{u} on c: {n}");
+    }
+    // The leader did try a stream first and fell back.
+    assert!(a.log_text().contains("has no append stream"), "no fallback logged:\n{}", tail(&a.log_text(), 30));
+    // b and c alone: whichever leads replicates to the other (c only one request at a time).
+    a.kill9();
+    let leader = wait_for_leader_among(&api, &[&b, &c]).await;
+    for i in 0..20 {
+        let (st, n) = api.create_node(&b.url(), &format!("old-after-{i}")).await;
+        assert_eq!(st, 201, "write {i} with {leader} leading: {n}");
+        let u = n["uuid"].as_str().unwrap();
+        for m in [&b, &c] {
+            let (st, got) = api.get(&format!("{}/v1/nodes/{u}", m.url())).await;
+            assert_eq!(st, 200, "{u} on {}: {got}", m.name);
+        }
+    }
+}
+
+/// The name of the leader once one of `members` reports one of them as leader.
+async fn wait_for_leader_among(api: &Api, members: &[&Member]) -> String {
+    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    eventually("a new leader among the survivors", Duration::from_secs(30), || async {
+        for m in members {
+            if let Some(s) = api.status(&m.url()).await {
+                if let Some(l) = s["leader"].as_str() {
+                    if names.iter().any(|n| n == l) {
+                        return Some(l.to_string());
+                    }
+                }
+            }
+        }
+        None
+    })
+    .await
 }

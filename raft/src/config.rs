@@ -22,6 +22,11 @@ pub struct RaftConfig {
     pub max_payload_entries: u64,
     /// How long adding a member may wait for it to catch up before it becomes a voter.
     pub add_member_timeout_ms: u64,
+    /// Pipelined replication: the leader streams AppendEntries to each follower over one gRPC
+    /// stream, and this member serves such streams. `false` sends and serves one request at a
+    /// time, as members before this option did; a leader falls back to that by itself for a
+    /// follower that serves no stream.
+    pub append_stream: bool,
 }
 
 impl Default for RaftConfig {
@@ -38,6 +43,7 @@ impl Default for RaftConfig {
             purge_batch_size: 256,
             max_payload_entries: 300,
             add_member_timeout_ms: 120_000,
+            append_stream: true,
         }
     }
 }

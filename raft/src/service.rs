@@ -61,6 +61,25 @@ impl Peer for PeerService {
         blob(self.node_for(&req)?.handle_append(&req.into_inner().data).await)
     }
 
+    type AppendStreamStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::Blob, Status>> + Send + 'static>>;
+
+    async fn append_stream(&self, req: Request<Streaming<pb::Blob>>) -> Result<Response<Self::AppendStreamStream>, Status> {
+        use futures::StreamExt;
+        let node = self.node_for(&req)?.clone();
+        if !self.cluster.config().append_stream {
+            return Err(Status::unimplemented("this member serves no append stream ([raft] append_stream = false)"));
+        }
+        // A transport error on the way in ends the input; the results of what came before still go out.
+        let input = Box::pin(futures::stream::unfold(req.into_inner(), |mut s| async move {
+            match s.message().await {
+                Ok(Some(b)) => Some((b.data, s)),
+                _ => None,
+            }
+        }));
+        let out = node.handle_append_stream(input).map(|data| Ok(pb::Blob { data }));
+        Ok(Response::new(Box::pin(out)))
+    }
+
     async fn vote(&self, req: Request<pb::Blob>) -> Result<Response<pb::Blob>, Status> {
         blob(self.node_for(&req)?.handle_vote(&req.into_inner().data).await)
     }

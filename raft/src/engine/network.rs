@@ -4,13 +4,18 @@
 use super::{MemberNode, SnapshotFile, TypeConfig, Vote};
 use crate::transport::{pb, status_error, Method, PeerClients, TransportError};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::network::{Backoff, RPCOption, RaftNetworkFactory, RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse};
+use openraft::base::{BoxFuture, BoxStream};
+use openraft::network::{stream_append_sequential, Backoff, RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
 use openraft::OptionalSend;
 use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
 pub(crate) const SNAPSHOT_CHUNK: usize = 1 << 20;
@@ -18,6 +23,8 @@ pub(crate) const SNAPSHOT_CHUNK: usize = 1 << 20;
 pub(crate) struct NetworkFactory {
     pub(crate) clients: Arc<PeerClients>,
     pub(crate) snapshot_timeout: Duration,
+    /// `[raft] append_stream`: replicate over one stream per follower.
+    pub(crate) append_stream: bool,
 }
 
 pub(crate) struct Connection {
@@ -25,6 +32,10 @@ pub(crate) struct Connection {
     addr: String,
     clients: Arc<PeerClients>,
     snapshot_timeout: Duration,
+    /// False when `[raft] append_stream` is off, or once the target answered that it serves no
+    /// `AppendStream` (a member of an older version, or with the option off): replication to it
+    /// is then one unary AppendEntries at a time.
+    streaming: bool,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -36,9 +47,12 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             addr: node.peer_addr.clone(),
             clients: self.clients.clone(),
             snapshot_timeout: self.snapshot_timeout,
+            streaming: self.append_stream,
         }
     }
 }
+
+type AppendResults<'s> = BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>;
 
 fn rpc_err(e: TransportError) -> RPCError<TypeConfig> {
     match e {
@@ -76,6 +90,96 @@ impl RaftNetworkV2<TypeConfig> for Connection {
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let body = serde_json::to_vec(&rpc).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         self.unary(Method::AppendEntries, body, &option).await
+    }
+
+    /// Pipelined replication over one bidirectional gRPC stream (HTTP/2 keeps the order; the
+    /// target answers each request in turn): the next entries go out while earlier ones are in
+    /// flight. Each request must be answered within the RPC deadline of the moment it was sent,
+    /// or the stream ends with a timeout; HTTP/2 flow control bounds what is in flight.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<AppendResults<'s>, RPCError<TypeConfig>>>
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        if !self.streaming {
+            return stream_append_sequential(self, input, option);
+        }
+        Box::pin(async move {
+            use futures::StreamExt;
+            let ttl = option.hard_ttl();
+            // When each request still waiting for its result was handed to the transport.
+            let sent: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let (sent_in, wake_in) = (sent.clone(), wake.clone());
+            let body = input.filter_map(move |rpc| {
+                let item = match serde_json::to_vec(&rpc) {
+                    Ok(data) => {
+                        sent_in.lock().expect("append stream lock").push_back(Instant::now());
+                        wake_in.notify_one();
+                        Some(pb::Blob { data })
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot encode an AppendEntries request: {e}");
+                        None
+                    }
+                };
+                std::future::ready(item)
+            });
+            let mut client = self.clients.client(&self.addr).map_err(rpc_err)?;
+            let mut req = tonic::Request::new(body);
+            self.clients.stamp(&mut req);
+            let inbound = match tokio::time::timeout(ttl, client.append_stream(req)).await {
+                Err(_) => return Err(rpc_err(TransportError::Timeout { addr: self.addr.clone(), timeout: ttl })),
+                Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                    tracing::info!("member at {} has no append stream; replicating to it one request at a time", self.addr);
+                    self.streaming = false;
+                    return Err(RPCError::Unreachable(Unreachable::from_string(format!(
+                        "member at {} has no append stream",
+                        self.addr
+                    ))));
+                }
+                Ok(Err(status)) => return Err(rpc_err(status_error(&self.addr, status, ttl, &self.clients))),
+                Ok(Ok(resp)) => resp.into_inner(),
+            };
+            let (addr, clients) = (self.addr.clone(), self.clients.clone());
+            let results = futures::stream::unfold(Some(inbound), move |state| {
+                let (sent, wake, addr, clients) = (sent.clone(), wake.clone(), addr.clone(), clients.clone());
+                async move {
+                    let mut inbound = state?;
+                    let fail = |e: TransportError| Some((Err(rpc_err(e)), None));
+                    loop {
+                        let oldest = sent.lock().expect("append stream lock").front().copied();
+                        let next = match oldest {
+                            // Something is in flight: its answer is due by its deadline.
+                            Some(at) => match tokio::time::timeout_at((at + ttl).into(), inbound.message()).await {
+                                Err(_) => return fail(TransportError::Timeout { addr, timeout: ttl }),
+                                Ok(r) => r,
+                            },
+                            // Nothing in flight: wait for an answer or for the next request to go out.
+                            None => tokio::select! {
+                                r = inbound.message() => r,
+                                _ = wake.notified() => continue,
+                            },
+                        };
+                        return match next {
+                            Ok(Some(blob)) => {
+                                sent.lock().expect("append stream lock").pop_front();
+                                match decode::<StreamAppendResult<TypeConfig>>(&blob.data) {
+                                    Ok(r) => Some((Ok(r), Some(inbound))),
+                                    Err(e) => Some((Err(e), None)),
+                                }
+                            }
+                            Ok(None) => None,
+                            Err(status) => fail(status_error(&addr, status, ttl, &clients)),
+                        };
+                    }
+                }
+            });
+            Ok(Box::pin(results) as AppendResults<'s>)
+        })
     }
 
     async fn vote(

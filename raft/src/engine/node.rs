@@ -12,7 +12,7 @@ use crate::{ReadError, WriteError};
 use ferric_model::{Command, Response};
 use ferric_storage::Store;
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::raft::{AppendEntriesRequest, ReadPolicy, TransferLeaderRequest, VoteRequest};
+use openraft::raft::{AppendEntriesRequest, ReadPolicy, StreamAppendResult, TransferLeaderRequest, VoteRequest};
 use openraft::storage::Snapshot;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
@@ -103,6 +103,7 @@ impl RaftNode {
         let net = NetworkFactory {
             clients: parts.clients.clone(),
             snapshot_timeout: Duration::from_millis(parts.config.snapshot_timeout_ms),
+            append_stream: parts.config.append_stream,
         };
         let raft = Raft::new(parts.id, config, net, log, sm).await.map_err(|e| format!("starting raft: {e}"))?;
         Ok(Arc::new(RaftNode {
@@ -302,6 +303,31 @@ impl RaftNode {
             Ok(req) => self.raft.append_entries(req).await.map_err(|e| e.to_string()),
         };
         serde_json::to_vec(&r).unwrap_or_default()
+    }
+
+    /// Pipelined replication, follower side: each item of `input` is one JSON AppendEntries
+    /// request; the output yields each one's JSON result, in the same order. A request that does
+    /// not decode ends the input (the leader opens a new stream after the error it sees).
+    pub fn handle_append_stream<S>(&self, input: S) -> futures::stream::BoxStream<'static, Vec<u8>>
+    where
+        S: futures::Stream<Item = Vec<u8>> + Send + Unpin + 'static,
+    {
+        use futures::StreamExt;
+        let requests = futures::stream::unfold(input, |mut input| async move {
+            let bytes = input.next().await?;
+            match serde_json::from_slice::<AppendEntriesRequest<TypeConfig>>(&bytes) {
+                Ok(req) => Some((req, input)),
+                Err(e) => {
+                    tracing::warn!("ending an append stream: bad request: {e}");
+                    None
+                }
+            }
+        });
+        let results: futures::stream::BoxStream<'static, _> = Box::pin(self.raft.stream_append(requests));
+        Box::pin(results.map(|r| {
+            let r: Result<StreamAppendResult<TypeConfig>, String> = r.map_err(|fatal| fatal.to_string());
+            serde_json::to_vec(&r).unwrap_or_default()
+        }))
     }
 
     pub async fn handle_vote(&self, body: &[u8]) -> Vec<u8> {
