@@ -20,6 +20,10 @@ use tokio::io::AsyncReadExt;
 
 pub(crate) const SNAPSHOT_CHUNK: usize = 1 << 20;
 
+/// How long a leader replicates one request at a time to a member that served no append stream
+/// before it tries a stream again.
+const NO_STREAM_RETRY: Duration = Duration::from_secs(30);
+
 pub(crate) struct NetworkFactory {
     pub(crate) clients: Arc<PeerClients>,
     pub(crate) snapshot_timeout: Duration,
@@ -32,10 +36,13 @@ pub(crate) struct Connection {
     addr: String,
     clients: Arc<PeerClients>,
     snapshot_timeout: Duration,
-    /// False when `[raft] append_stream` is off, or once the target answered that it serves no
-    /// `AppendStream` (a member of an older version, or with the option off): replication to it
-    /// is then one unary AppendEntries at a time.
+    /// `[raft] append_stream`. Off: replication to the target is one unary AppendEntries at a
+    /// time.
     streaming: bool,
+    /// Set when the target answered that it serves no `AppendStream` (a member of an older
+    /// version, or with the option off): one request at a time until then, then a stream is
+    /// tried again (the member may have been upgraded, or been answering while it stopped).
+    no_stream_until: Option<Instant>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -48,6 +55,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             clients: self.clients.clone(),
             snapshot_timeout: self.snapshot_timeout,
             streaming: self.append_stream,
+            no_stream_until: None,
         }
     }
 }
@@ -104,17 +112,27 @@ impl RaftNetworkV2<TypeConfig> for Connection {
     where
         S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
     {
-        if !self.streaming {
+        let unary_for_now = self.no_stream_until.is_some_and(|t| Instant::now() < t);
+        if !self.streaming || unary_for_now {
             return stream_append_sequential(self, input, option);
         }
         Box::pin(async move {
             use futures::StreamExt;
+            // The first request is taken before a stream is opened: taking it is where openraft
+            // applies its backoff after errors (so an unreachable member is not retried in a
+            // tight loop), and nothing is opened when there is nothing to send.
+            let mut input = input;
+            let Some(first) = input.next().await else {
+                return Ok(Box::pin(futures::stream::empty()) as AppendResults<'s>);
+            };
+            let input = futures::stream::once(std::future::ready(first)).chain(input);
             let ttl = option.hard_ttl();
             // When each request still waiting for its result was handed to the transport.
             let sent: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
             let wake = Arc::new(tokio::sync::Notify::new());
             let (sent_in, wake_in) = (sent.clone(), wake.clone());
-            let body = input.filter_map(move |rpc| {
+            // A request that cannot be encoded ends the stream (answers stay paired with requests).
+            let body = input.scan((), move |_, rpc| {
                 let item = match serde_json::to_vec(&rpc) {
                     Ok(data) => {
                         sent_in.lock().expect("append stream lock").push_back(Instant::now());
@@ -134,8 +152,12 @@ impl RaftNetworkV2<TypeConfig> for Connection {
             let inbound = match tokio::time::timeout(ttl, client.append_stream(req)).await {
                 Err(_) => return Err(rpc_err(TransportError::Timeout { addr: self.addr.clone(), timeout: ttl })),
                 Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-                    tracing::info!("member at {} has no append stream; replicating to it one request at a time", self.addr);
-                    self.streaming = false;
+                    tracing::info!(
+                        "member at {} has no append stream; replicating to it one request at a time for {:?}",
+                        self.addr,
+                        NO_STREAM_RETRY
+                    );
+                    self.no_stream_until = Some(Instant::now() + NO_STREAM_RETRY);
                     return Err(RPCError::Unreachable(Unreachable::from_string(format!(
                         "member at {} has no append stream",
                         self.addr

@@ -136,7 +136,14 @@ impl RaftNode {
 
     /// Proposes a command; only the leader accepts (else `NotLeader` with a hint).
     pub async fn client_write(&self, cmd: Command) -> Result<Response, WriteError> {
-        let resp = self.raft.client_write(Proposal(std::sync::Arc::new(cmd))).await.map_err(write_err)?;
+        // Bounded: a leader that lost its quorum would otherwise wait until it learns of a new
+        // leader. The entry may still commit later, so a timeout is an unknown outcome.
+        let limit = Duration::from_millis(self.config.rpc_timeout_ms * 2);
+        let write = self.raft.client_write(Proposal(std::sync::Arc::new(cmd)));
+        let resp = match tokio::time::timeout(limit, write).await {
+            Err(_) => return Err(WriteError::Ambiguous(format!("no quorum confirmed the write within {limit:?}"))),
+            Ok(r) => r.map_err(write_err)?,
+        };
         match resp.data {
             Outcome(Some(r)) => Ok(r),
             Outcome(None) => Err(WriteError::Stopped("no response for a command entry".into())),
@@ -292,7 +299,9 @@ impl RaftNode {
     }
 
     pub async fn shutdown(&self) {
-        let _ = self.raft.shutdown().await;
+        if tokio::time::timeout(Duration::from_secs(10), self.raft.shutdown()).await.is_err() {
+            tracing::warn!("raft did not stop within 10 s; exiting anyway");
+        }
     }
 
     // ------------------------------------------------------- incoming Raft RPCs
