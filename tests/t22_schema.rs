@@ -99,7 +99,7 @@ async fn a_member_without_append_streams_is_replicated_to() {
     assert!(a.log_text().contains("has no append stream"), "no fallback logged:\n{}", tail(&a.log_text(), 30));
     // b and c alone: whichever leads replicates to the other (c only one request at a time).
     a.kill9();
-    let leader = wait_for_leader_among(&api, &[&b, &c]).await;
+    let leader = wait_for_new_leader(&api, &b.url(), "a").await;
     for i in 0..20 {
         let (st, n) = api.create_node(&b.url(), &format!("old-after-{i}")).await;
         assert_eq!(st, 201, "write {i} with {leader} leading: {n}");
@@ -109,22 +109,4 @@ async fn a_member_without_append_streams_is_replicated_to() {
             assert_eq!(st, 200, "{u} on {}: {got}", m.name);
         }
     }
-}
-
-/// The name of the leader once one of `members` reports one of them as leader.
-async fn wait_for_leader_among(api: &Api, members: &[&Member]) -> String {
-    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
-    eventually("a new leader among the survivors", Duration::from_secs(30), || async {
-        for m in members {
-            if let Some(s) = api.status(&m.url()).await {
-                if let Some(l) = s["leader"].as_str() {
-                    if names.iter().any(|n| n == l) {
-                        return Some(l.to_string());
-                    }
-                }
-            }
-        }
-        None
-    })
-    .await
 }

@@ -272,7 +272,7 @@ impl Cluster {
         if cmd.min_schema() > active {
             return Err(Error::SchemaMismatch { peer: active, min: cmd.min_schema(), max: SCHEMA_VERSION });
         }
-        let deadline = Instant::now() + Duration::from_millis(self.config.rpc_timeout_ms * 2);
+        let deadline = Instant::now() + self.config.write_timeout();
         let mut last = String::from("no leader");
         for attempt in 0..FORWARD_ATTEMPTS {
             if attempt > 0 {

@@ -49,6 +49,12 @@ impl Default for RaftConfig {
 }
 
 impl RaftConfig {
+    /// How long a write may wait to be committed (forwarding included) before its outcome is
+    /// unknown.
+    pub fn write_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.rpc_timeout_ms * 2)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.heartbeat_interval_ms == 0 || self.election_timeout_min_ms <= self.heartbeat_interval_ms {
             return Err("raft: election_timeout_min_ms must be greater than heartbeat_interval_ms (> 0)".into());

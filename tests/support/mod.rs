@@ -274,6 +274,15 @@ pub async fn start_three(api: &Api, root: &Path, config: &str) -> [Member; 3] {
     [a, b, c]
 }
 
+/// The name of a leader other than `old`, once the member at `base` reports one.
+pub async fn wait_for_new_leader(api: &Api, base: &str, old: &str) -> String {
+    eventually(&format!("a new leader after {old}"), Duration::from_secs(30), || async {
+        let l = api.status(base).await?["leader"].as_str()?.to_string();
+        (l != old).then_some(l)
+    })
+    .await
+}
+
 /// The leader's name as a member reports it, once every listed member is a voter.
 pub async fn wait_for_members(api: &Api, base: &str, names: &[&str]) -> Value {
     eventually(&format!("members {names:?} as voters with a leader"), Duration::from_secs(120), || async {

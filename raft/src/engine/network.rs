@@ -166,38 +166,35 @@ impl RaftNetworkV2<TypeConfig> for Connection {
                 Ok(Err(status)) => return Err(rpc_err(status_error(&self.addr, status, ttl, &self.clients))),
                 Ok(Ok(resp)) => resp.into_inner(),
             };
-            let (addr, clients) = (self.addr.clone(), self.clients.clone());
-            let results = futures::stream::unfold(Some(inbound), move |state| {
-                let (sent, wake, addr, clients) = (sent.clone(), wake.clone(), addr.clone(), clients.clone());
-                async move {
-                    let mut inbound = state?;
-                    let fail = |e: TransportError| Some((Err(rpc_err(e)), None));
-                    loop {
-                        let oldest = sent.lock().expect("append stream lock").front().copied();
-                        let next = match oldest {
-                            // Something is in flight: its answer is due by its deadline.
-                            Some(at) => match tokio::time::timeout_at((at + ttl).into(), inbound.message()).await {
-                                Err(_) => return fail(TransportError::Timeout { addr, timeout: ttl }),
-                                Ok(r) => r,
-                            },
-                            // Nothing in flight: wait for an answer or for the next request to go out.
-                            None => tokio::select! {
-                                r = inbound.message() => r,
-                                _ = wake.notified() => continue,
-                            },
-                        };
-                        return match next {
-                            Ok(Some(blob)) => {
-                                sent.lock().expect("append stream lock").pop_front();
-                                match decode::<StreamAppendResult<TypeConfig>>(&blob.data) {
-                                    Ok(r) => Some((Ok(r), Some(inbound))),
-                                    Err(e) => Some((Err(e), None)),
-                                }
+            let state = (inbound, sent, wake, self.addr.clone(), self.clients.clone());
+            let results = futures::stream::unfold(Some(state), move |state| async move {
+                let (mut inbound, sent, wake, addr, clients) = state?;
+                let fail = |e: TransportError| Some((Err(rpc_err(e)), None));
+                loop {
+                    let oldest = sent.lock().expect("append stream lock").front().copied();
+                    let next = match oldest {
+                        // Something is in flight: its answer is due by its deadline.
+                        Some(at) => match tokio::time::timeout_at((at + ttl).into(), inbound.message()).await {
+                            Err(_) => return fail(TransportError::Timeout { addr: addr.clone(), timeout: ttl }),
+                            Ok(r) => r,
+                        },
+                        // Nothing in flight: wait for an answer or for the next request to go out.
+                        None => tokio::select! {
+                            r = inbound.message() => r,
+                            _ = wake.notified() => continue,
+                        },
+                    };
+                    return match next {
+                        Ok(Some(blob)) => {
+                            sent.lock().expect("append stream lock").pop_front();
+                            match decode::<StreamAppendResult<TypeConfig>>(&blob.data) {
+                                Ok(r) => Some((Ok(r), Some((inbound, sent, wake, addr, clients)))),
+                                Err(e) => Some((Err(e), None)),
                             }
-                            Ok(None) => None,
-                            Err(status) => fail(status_error(&addr, status, ttl, &clients)),
-                        };
-                    }
+                        }
+                        Ok(None) => None,
+                        Err(status) => fail(status_error(&addr, status, ttl, &clients)),
+                    };
                 }
             });
             Ok(Box::pin(results) as AppendResults<'s>)

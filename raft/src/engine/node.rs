@@ -138,7 +138,7 @@ impl RaftNode {
     pub async fn client_write(&self, cmd: Command) -> Result<Response, WriteError> {
         // Bounded: a leader that lost its quorum would otherwise wait until it learns of a new
         // leader. The entry may still commit later, so a timeout is an unknown outcome.
-        let limit = Duration::from_millis(self.config.rpc_timeout_ms * 2);
+        let limit = self.config.write_timeout();
         let write = self.raft.client_write(Proposal(std::sync::Arc::new(cmd)));
         let resp = match tokio::time::timeout(limit, write).await {
             Err(_) => return Err(WriteError::Ambiguous(format!("no quorum confirmed the write within {limit:?}"))),
