@@ -75,5 +75,9 @@ if [ -z "$QUICK" ]; then
 fi
 stop_all
 
-python3 "$BENCH/summarize.py" "$OUT"/*.json --md >"$OUT/summary.md" 2>/dev/null || true
+# One summary per server: summarize.py takes medians over its inputs, which only means something
+# for runs of the same server.
+for j in "$OUT"/*.json; do
+  python3 "$BENCH/summarize.py" "$j" --md >"${j%.json}.summary.md" 2>/dev/null || true
+done
 echo "results in $OUT"
