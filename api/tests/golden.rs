@@ -14,10 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 fn golden_dir() -> std::path::PathBuf {
-    // The checkout being tested (cargo sets this when it runs a test), not the one the binary
-    // was compiled in: a build cache shared by two checkouts must not read the other's files.
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
-    root.unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()).join("tests/golden")
+    support::crate_dir().join("tests/golden")
 }
 
 fn load(name: &str) -> Value {

@@ -11,10 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 fn tls_dir() -> std::path::PathBuf {
-    // The checkout being tested (cargo sets this when it runs a test), not the one the binary
-    // was compiled in: a build cache shared by two checkouts must not read the other's files.
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
-    root.unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()).join("tests/tls")
+    support::crate_dir().join("tests/tls")
 }
 
 /// Reads one HTTP/1.1 response (status, body) from a keep-alive stream.

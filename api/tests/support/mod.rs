@@ -24,6 +24,14 @@ use uuid::Uuid;
 
 pub const MEMBER: &str = "mem-1";
 
+/// The `api` crate directory of the checkout being tested (cargo sets `CARGO_MANIFEST_DIR` when
+/// it runs a test), not the one the binary was compiled in: a build cache shared by two checkouts
+/// must not read the other's files.
+pub fn crate_dir() -> std::path::PathBuf {
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    root.unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 struct Inner {
     state: State,
     index: u64,

@@ -135,8 +135,12 @@ impl RaftNetworkV2<TypeConfig> for Connection {
             let body = input.scan((), move |_, rpc| {
                 let item = match serde_json::to_vec(&rpc) {
                     Ok(data) => {
-                        sent_in.lock().expect("append stream lock").push_back(Instant::now());
-                        wake_in.notify_one();
+                        let mut q = sent_in.lock().expect("append stream lock");
+                        q.push_back(Instant::now());
+                        // The answer loop only waits for this when nothing else was in flight.
+                        if q.len() == 1 {
+                            wake_in.notify_one();
+                        }
                         Some(pb::Blob { data })
                     }
                     Err(e) => {

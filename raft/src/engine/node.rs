@@ -22,6 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// How long stopping Raft may take before the member exits anyway (a leader that lost its
+/// followers must not hang on SIGTERM).
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
 /// What a member needs to run its Raft instance.
 pub struct RaftNodeParts {
     pub id: u64,
@@ -299,8 +303,8 @@ impl RaftNode {
     }
 
     pub async fn shutdown(&self) {
-        if tokio::time::timeout(Duration::from_secs(10), self.raft.shutdown()).await.is_err() {
-            tracing::warn!("raft did not stop within 10 s; exiting anyway");
+        if tokio::time::timeout(SHUTDOWN_LIMIT, self.raft.shutdown()).await.is_err() {
+            tracing::warn!("raft did not stop within {SHUTDOWN_LIMIT:?}; exiting anyway");
         }
     }
 
