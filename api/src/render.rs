@@ -144,73 +144,127 @@ fn mask_instance_info(d: &Dict) -> Dict {
     m
 }
 
-fn node_value(n: &Node, field: &str, conductor: Option<&str>, ver: Version) -> Value {
+/// One node field as the API shows it, borrowed from the record where it can be: a node is
+/// serialised straight from these (`NodeDoc`), or turned into a JSON tree (`node`).
+pub(crate) enum Field<'a> {
+    Null,
+    Bool(bool),
+    Str(&'a str),
+    Owned(String),
+    Dict(&'a Dict),
+    Traits(&'a [String]),
+    Value(Value),
+}
+
+impl Field<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Field::Null => Value::Null,
+            Field::Bool(b) => Value::Bool(b),
+            Field::Str(s) => Value::String(s.to_string()),
+            Field::Owned(s) => Value::String(s),
+            Field::Dict(d) => Value::Object(d.clone()),
+            Field::Traits(t) => Value::Array(t.iter().map(|t| Value::String(t.clone())).collect()),
+            Field::Value(v) => v,
+        }
+    }
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Null => s.serialize_unit(),
+            Field::Bool(b) => s.serialize_bool(*b),
+            Field::Str(v) => s.serialize_str(v),
+            Field::Owned(v) => s.serialize_str(v),
+            Field::Dict(d) => d.serialize(s),
+            Field::Traits(t) => t.serialize(s),
+            Field::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+fn fstr(s: &str) -> Field<'_> {
+    Field::Str(s)
+}
+
+fn fostr<S: AsRef<str> + ?Sized>(s: Option<&S>) -> Field<'_> {
+    s.map(|s| Field::Str(s.as_ref())).unwrap_or(Field::Null)
+}
+
+fn fts<'a>(t: Option<Timestamp>) -> Field<'a> {
+    t.map(|t| Field::Owned(t.to_iso8601())).unwrap_or(Field::Null)
+}
+
+fn node_value<'a>(n: &'a Node, field: &str, conductor: Option<&'a str>, ver: Version) -> Field<'a> {
     match field {
-        "uuid" => Value::String(n.uuid.to_string()),
-        "created_at" => ts(n.created_at),
-        "updated_at" => ots(n.updated_at),
-        "automated_clean" => n.automated_clean.map(Value::Bool).unwrap_or(Value::Null),
-        "bios_interface" => Value::String(n.bios_interface.clone()),
-        "boot_interface" => Value::String(n.boot_interface.clone()),
-        "boot_mode" => ostr(n.boot_mode.as_ref()),
-        "clean_step" => dict(&n.clean_step),
-        "conductor_group" => Value::String(n.conductor_group.clone()),
-        "console_enabled" => Value::Bool(n.console_enabled),
-        "console_interface" => Value::String(n.console_interface.clone()),
-        "disable_power_off" => Value::Bool(n.disable_power_off),
-        "deploy_interface" => Value::String(n.deploy_interface.clone()),
-        "deploy_step" => dict(&n.deploy_step),
-        "description" => ostr(n.description.as_ref()),
-        "driver" => Value::String(n.driver.clone()),
-        "driver_info" => Value::Object(mask_secrets(&n.driver_info)),
-        "driver_internal_info" => Value::Object(mask_secrets(&n.driver_internal_info)),
-        "extra" => dict(&n.extra),
-        "fault" => ostr(n.fault.as_ref()),
-        "firmware_interface" => Value::String(n.firmware_interface.clone()),
-        "health" => ostr(n.health.as_ref()),
-        "inspection_finished_at" => ots(n.inspection_finished_at),
-        "inspection_started_at" => ots(n.inspection_started_at),
-        "inspect_interface" => Value::String(n.inspect_interface.clone()),
-        "instance_info" => Value::Object(mask_instance_info(&n.instance_info)),
-        "instance_name" => ostr(n.instance_name.as_ref()),
-        "instance_uuid" => ostr(n.instance_uuid.as_ref()),
-        "last_error" => ostr(n.last_error.as_ref()),
-        "lessee" => ostr(n.lessee.as_ref()),
-        "maintenance" => Value::Bool(n.maintenance),
-        "maintenance_reason" => ostr(n.maintenance_reason.as_ref()),
-        "management_interface" => Value::String(n.management_interface.clone()),
-        "name" => ostr(n.name.as_ref()),
-        "network_data" => dict(&n.network_data),
-        "network_interface" => Value::String(n.network_interface.clone()),
-        "owner" => ostr(n.owner.as_ref()),
-        "parent_node" => ostr(n.parent_node.as_ref()),
-        "power_interface" => Value::String(n.power_interface.clone()),
-        "power_state" => ostr(n.power_state.map(|p| p.as_str())),
-        "properties" => dict(&n.properties),
-        "protected" => Value::Bool(n.protected),
-        "protected_reason" => ostr(n.protected_reason.as_ref()),
-        "provision_state" => provision_state_value(n.provision_state, ver),
-        "provision_updated_at" => ots(n.provision_updated_at),
-        "raid_config" => dict(&n.raid_config),
-        "raid_interface" => Value::String(n.raid_interface.clone()),
-        "rescue_interface" => Value::String(n.rescue_interface.clone()),
-        "reservation" => ostr(n.reservation_holder()),
-        "resource_class" => ostr(n.resource_class.as_ref()),
-        "retired" => Value::Bool(n.retired),
-        "retired_reason" => ostr(n.retired_reason.as_ref()),
-        "secure_boot" => n.secure_boot.map(Value::Bool).unwrap_or(Value::Null),
-        "service_step" => dict(&n.service_step),
-        "shard" => ostr(n.shard.as_ref()),
-        "storage_interface" => Value::String(n.storage_interface.clone()),
-        "target_power_state" => ostr(n.target_power_state.map(|p| p.as_str())),
-        "target_provision_state" => n.target_provision_state.map(|s| provision_state_value(s, ver)).unwrap_or(Value::Null),
-        "target_raid_config" => dict(&n.target_raid_config),
-        "traits" => Value::Array(n.traits.iter().map(|t| Value::String(t.clone())).collect()),
-        "vendor_interface" => Value::String(n.vendor_interface.clone()),
-        "conductor" => ostr(conductor),
-        "allocation_uuid" => ostr(n.allocation_uuid.map(|u| u.to_string())),
-        "chassis_uuid" => ostr(n.chassis_uuid.map(|u| u.to_string())),
-        _ => Value::Null,
+        "uuid" => Field::Owned(n.uuid.to_string()),
+        "created_at" => fts(Some(n.created_at)),
+        "updated_at" => fts(n.updated_at),
+        "automated_clean" => n.automated_clean.map(Field::Bool).unwrap_or(Field::Null),
+        "bios_interface" => fstr(&n.bios_interface),
+        "boot_interface" => fstr(&n.boot_interface),
+        "boot_mode" => fostr(n.boot_mode.as_ref()),
+        "clean_step" => Field::Dict(&n.clean_step),
+        "conductor_group" => fstr(&n.conductor_group),
+        "console_enabled" => Field::Bool(n.console_enabled),
+        "console_interface" => fstr(&n.console_interface),
+        "disable_power_off" => Field::Bool(n.disable_power_off),
+        "deploy_interface" => fstr(&n.deploy_interface),
+        "deploy_step" => Field::Dict(&n.deploy_step),
+        "description" => fostr(n.description.as_ref()),
+        "driver" => fstr(&n.driver),
+        "driver_info" => Field::Value(Value::Object(mask_secrets(&n.driver_info))),
+        "driver_internal_info" => Field::Value(Value::Object(mask_secrets(&n.driver_internal_info))),
+        "extra" => Field::Dict(&n.extra),
+        "fault" => fostr(n.fault.as_ref()),
+        "firmware_interface" => fstr(&n.firmware_interface),
+        "health" => fostr(n.health.as_ref()),
+        "inspection_finished_at" => fts(n.inspection_finished_at),
+        "inspection_started_at" => fts(n.inspection_started_at),
+        "inspect_interface" => fstr(&n.inspect_interface),
+        "instance_info" => Field::Value(Value::Object(mask_instance_info(&n.instance_info))),
+        "instance_name" => fostr(n.instance_name.as_ref()),
+        "instance_uuid" => fostr(n.instance_uuid.as_ref()),
+        "last_error" => fostr(n.last_error.as_ref()),
+        "lessee" => fostr(n.lessee.as_ref()),
+        "maintenance" => Field::Bool(n.maintenance),
+        "maintenance_reason" => fostr(n.maintenance_reason.as_ref()),
+        "management_interface" => fstr(&n.management_interface),
+        "name" => fostr(n.name.as_ref()),
+        "network_data" => Field::Dict(&n.network_data),
+        "network_interface" => fstr(&n.network_interface),
+        "owner" => fostr(n.owner.as_ref()),
+        "parent_node" => fostr(n.parent_node.as_ref()),
+        "power_interface" => fstr(&n.power_interface),
+        "power_state" => fostr(n.power_state.map(|p| p.as_str())),
+        "properties" => Field::Dict(&n.properties),
+        "protected" => Field::Bool(n.protected),
+        "protected_reason" => fostr(n.protected_reason.as_ref()),
+        "provision_state" => Field::Value(provision_state_value(n.provision_state, ver)),
+        "provision_updated_at" => fts(n.provision_updated_at),
+        "raid_config" => Field::Dict(&n.raid_config),
+        "raid_interface" => fstr(&n.raid_interface),
+        "rescue_interface" => fstr(&n.rescue_interface),
+        "reservation" => fostr(n.reservation_holder()),
+        "resource_class" => fostr(n.resource_class.as_ref()),
+        "retired" => Field::Bool(n.retired),
+        "retired_reason" => fostr(n.retired_reason.as_ref()),
+        "secure_boot" => n.secure_boot.map(Field::Bool).unwrap_or(Field::Null),
+        "service_step" => Field::Dict(&n.service_step),
+        "shard" => fostr(n.shard.as_ref()),
+        "storage_interface" => fstr(&n.storage_interface),
+        "target_power_state" => fostr(n.target_power_state.map(|p| p.as_str())),
+        "target_provision_state" => {
+            n.target_provision_state.map(|s| Field::Value(provision_state_value(s, ver))).unwrap_or(Field::Null)
+        }
+        "target_raid_config" => Field::Dict(&n.target_raid_config),
+        "traits" => Field::Traits(&n.traits),
+        "vendor_interface" => fstr(&n.vendor_interface),
+        "conductor" => fostr(conductor),
+        "allocation_uuid" => n.allocation_uuid.map(|u| Field::Owned(u.to_string())).unwrap_or(Field::Null),
+        "chassis_uuid" => n.chassis_uuid.map(|u| Field::Owned(u.to_string())).unwrap_or(Field::Null),
+        _ => Field::Null,
     }
 }
 
@@ -223,64 +277,96 @@ pub(crate) struct View<'a> {
     pub fields: Option<&'a [String]>,
 }
 
-/// A node as the API shows it.
-pub(crate) fn node(n: &Node, conductor: Option<&str>, v: View<'_>) -> Obj {
-    let mut out = Obj::new();
+/// A node as the API shows it, field by field in Ironic's order; serialises without building a
+/// JSON tree first.
+pub(crate) struct NodeDoc<'a> {
+    fields: Vec<(&'a str, Field<'a>)>,
+}
+
+impl serde::Serialize for NodeDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.fields.len()))?;
+        for (k, v) in &self.fields {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A node's fields as the API shows them at `v`.
+pub(crate) fn node_shown<'a>(n: &'a Node, conductor: Option<&'a str>, v: View<'a>) -> NodeDoc<'a> {
     let ver = v.ver;
-    let wanted = |f: &str| v.fields.map(|fs| fs.iter().any(|x| x == f)).unwrap_or(true);
-    let put = |out: &mut Obj, f: &str| {
-        if out.contains_key(f) || !wanted(f) {
+    let mut out: Vec<(&'a str, Field<'a>)> = Vec::with_capacity(NODE_FIELDS.len() + 12);
+    // With `fields`, a field asked for twice is shown once, where it was first asked for.
+    let put = |out: &mut Vec<(&'a str, Field<'a>)>, f: &'a str, min: u32| {
+        if !ver.at_least(min) {
             return;
         }
-        if let Some(min) = node_field_version(f) {
-            if !ver.at_least(min) {
+        if let Some(fs) = v.fields {
+            if !fs.iter().any(|x| x == f) || out.iter().any(|(k, _)| *k == f) {
                 return;
             }
         }
-        out.insert(f.to_string(), node_value(n, f, conductor, ver));
+        out.push((f, node_value(n, f, conductor, ver)));
     };
     for f in ["uuid", "created_at", "updated_at"] {
-        put(&mut out, f);
+        put(&mut out, f, 1);
     }
     match v.fields {
         None => {
-            for (f, _) in NODE_FIELDS {
-                put(&mut out, f);
+            for &(f, min) in NODE_FIELDS {
+                put(&mut out, f, min);
             }
         }
         Some(fs) => {
             for f in fs {
-                if !NODE_API_FIELDS.iter().any(|(a, _)| a == f) {
-                    put(&mut out, f);
+                if let Some(&(name, min)) = NODE_FIELDS.iter().find(|(name, _)| name == f) {
+                    put(&mut out, name, min);
                 }
             }
         }
     }
     let uuid = n.uuid.to_string();
-    out.insert("links".into(), links::pair(v.base, "nodes", &uuid));
-    for (f, _) in NODE_API_FIELDS {
-        put(&mut out, f);
+    out.push(("links", Field::Value(links::pair(v.base, "nodes", &uuid))));
+    for &(f, min) in NODE_API_FIELDS {
+        put(&mut out, f, min);
     }
     if v.fields.is_none() {
-        out.insert("ports".into(), links::pair(v.base, "nodes", &format!("{uuid}/ports")));
+        out.push(("ports", Field::Value(links::pair(v.base, "nodes", &format!("{uuid}/ports")))));
         if ver.at_least(14) {
-            out.insert("states".into(), links::pair(v.base, "nodes", &format!("{uuid}/states")));
+            out.push(("states", Field::Value(links::pair(v.base, "nodes", &format!("{uuid}/states")))));
         }
         if ver.at_least(24) {
-            out.insert("portgroups".into(), links::pair(v.base, "nodes", &format!("{uuid}/portgroups")));
+            out.push(("portgroups", Field::Value(links::pair(v.base, "nodes", &format!("{uuid}/portgroups")))));
         }
         if ver.at_least(32) {
-            out.insert("volume".into(), links::pair(v.base, "nodes", &format!("{uuid}/volume")));
+            out.push(("volume", Field::Value(links::pair(v.base, "nodes", &format!("{uuid}/volume")))));
         }
     }
+    NodeDoc { fields: out }
+}
+
+/// A node as the API shows it, as a JSON object (for callers that edit it further).
+pub(crate) fn node(n: &Node, conductor: Option<&str>, v: View<'_>) -> Obj {
+    let doc = node_shown(n, conductor, v);
+    let mut out = Obj::with_capacity(doc.fields.len());
+    for (k, f) in doc.fields {
+        out.insert(k.to_string(), f.into_value());
+    }
     out
+}
+
+/// A node as the API shows it, as JSON text (Python's spelling).
+pub(crate) fn node_text(n: &Node, conductor: Option<&str>, v: View<'_>) -> String {
+    crate::pyjson::to_string(&node_shown(n, conductor, v))
 }
 
 /// `GET /v1/nodes/{node}/states`.
 pub(crate) fn node_states(n: &Node, ver: Version) -> Obj {
     let mut out = Obj::new();
     for f in ["console_enabled", "last_error", "power_state", "provision_state", "target_power_state", "target_provision_state", "provision_updated_at"] {
-        out.insert(f.into(), node_value(n, f, None, ver));
+        out.insert(f.into(), node_value(n, f, None, ver).into_value());
     }
     if ver.at_least(12) {
         out.insert("raid_config".into(), dict(&n.raid_config));
@@ -429,6 +515,28 @@ mod tests {
         assert_eq!(old.len(), 22, "{:?}", old.keys().collect::<Vec<_>>());
         let ten = node(&n, None, View { ver: Version { minor: 10 }, base: "http://h", fields: None });
         assert_eq!(ten.len(), 27);
+    }
+
+    #[test]
+    fn text_and_tree_agree() {
+        let mut n = Node::new(Uuid::nil(), "ipmi", Timestamp(1_700_000_000_000_000));
+        n.name = Some("n\u{e9}-1".into());
+        n.driver_info.insert("ipmi_password".into(), "hunter2".into());
+        n.driver_info.insert("ipmi_address".into(), "10.0.0.1".into());
+        n.extra.insert("nested".into(), serde_json::json!({"b": [1, 2.5, null], "a": "x"}));
+        n.traits = vec!["CUSTOM_A".into(), "CUSTOM_B".into()];
+        n.maintenance = true;
+        let fields: Vec<String> = ["name", "uuid", "conductor", "extra", "name", "traits"].iter().map(|s| s.to_string()).collect();
+        for minor in [1, 10, 37, 49, 75, Version::MAX.minor] {
+            for fs in [None, Some(fields.as_slice())] {
+                let v = View { ver: Version { minor }, base: "http://h:6385", fields: fs };
+                let tree = crate::pyjson::to_string(&Value::Object(node(&n, Some("c1"), v)));
+                assert_eq!(node_text(&n, Some("c1"), v), tree, "minor {minor}, fields {fs:?}");
+            }
+        }
+        let v = View { ver: Version::MAX, base: "", fields: Some(fields.as_slice()) };
+        let keys: Vec<String> = node(&n, Some("c1"), v).keys().cloned().collect();
+        assert_eq!(keys, ["uuid", "name", "extra", "traits", "links", "conductor"]);
     }
 
     #[test]

@@ -49,7 +49,12 @@ pub(crate) fn no_content() -> Response {
 
 /// `201 Created` with the record and its `Location`.
 pub(crate) fn created<T: Serialize + ?Sized>(location: String, body: &T) -> Response {
-    let mut r = json(201, body);
+    created_text(location, pyjson::to_string(body))
+}
+
+/// `201 Created` with a body already serialised and a `Location`.
+pub(crate) fn created_text(location: String, body: String) -> Response {
+    let mut r = json_response(201, body);
     if let Ok(l) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, l);
     }

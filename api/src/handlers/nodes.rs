@@ -5,7 +5,7 @@ use super::node_edit::{
     apply_fields, check_name, check_update, node_doc, prune_to_schema, reject_newer_fields, reject_newer_patch,
     validate_schema, NODE_PATCH_ALLOWED,
 };
-use super::{accepted, check_node_ident, created, find_node, json, no_content};
+use super::{accepted, check_node_ident, created_text, find_node, json, no_content};
 use crate::app::{App, Ctx};
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -418,7 +418,7 @@ pub(crate) async fn list_nodes(app: &App, ctx: &Ctx, raw_query: Option<String>, 
         &picked,
         &key,
         |n| ring.owner(&n.driver, &n.conductor_group, n.uuid),
-        |n, owner| crate::pyjson::to_string(&Value::Object(render::node(n, owner, view))),
+        |n, owner| render::node_text(n, owner, view),
     );
     let mut params = vec![("sort_key".to_string(), paging.sort_key.clone()), ("sort_dir".to_string(), paging.sort_dir.clone())];
     for p in NEXT_PARAMS {
@@ -449,14 +449,10 @@ pub(crate) async fn get_node(app: &App, ctx: &Ctx, ident: &str) -> ApiResult<Arc
     app.read(|st| find_node(st, ident, ctx.ver)).await?
 }
 
-/// Renders one node fully.
-pub(crate) fn show_node(app: &App, ctx: &Ctx, n: &Node, fields: Option<&[String]>) -> Value {
+/// Renders one node as JSON text (every field, or `fields`).
+pub(crate) fn show_node(app: &App, ctx: &Ctx, n: &Node, fields: Option<&[String]>) -> String {
     let ring = app.backend.ring();
-    Value::Object(render::node(
-        n,
-        ring.owner(&n.driver, &n.conductor_group, n.uuid),
-        View { ver: ctx.ver, base: &ctx.base, fields },
-    ))
+    render::node_text(n, ring.owner(&n.driver, &n.conductor_group, n.uuid), View { ver: ctx.ver, base: &ctx.base, fields })
 }
 
 pub(crate) async fn show(
@@ -473,7 +469,7 @@ pub(crate) async fn show(
     if let Some(fs) = &fields {
         check_node_fields(fs, ctx.ver)?;
     }
-    Ok(json(200, &show_node(&app, &ctx, &n, fields.as_deref())))
+    Ok(crate::error::json_response(200, show_node(&app, &ctx, &n, fields.as_deref())))
 }
 
 pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Body) -> ApiResult<Response> {
@@ -525,7 +521,7 @@ pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap,
         return Err(ApiError::Model(Error::internal("unexpected conductor reply to create_node")));
     };
     let location = crate::links::build_url(&ctx.base, "nodes", &node.uuid.to_string(), false);
-    Ok(created(location, &show_node(&app, &ctx, &node, None)))
+    Ok(created_text(location, show_node(&app, &ctx, &node, None)))
 }
 
 /// Applies a JSON patch to a node with the optimistic retry loop; `prepare` may refuse or adjust
@@ -659,7 +655,7 @@ pub(crate) async fn patch(
         reset,
     )
     .await?;
-    Ok(json(200, &show_node(&app, &ctx, &node, None)))
+    Ok(crate::error::json_response(200, show_node(&app, &ctx, &node, None)))
 }
 
 pub(crate) async fn delete(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>) -> ApiResult<Response> {
