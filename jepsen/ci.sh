@@ -9,8 +9,8 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 RUNS="${JEPSEN_RUNS:-$PWD/jepsen-runs}"
 NET="${FERRIC_JEPSEN_NET:-proxy}"
 FIXED_SEED="${FERRIC_JEPSEN_SEED:-20261121}"
-cargo build -p ferric --bin ferric
-cargo build -p ferric-jepsen
+# One selection for both binaries, the same as scripts/test.sh's build (a no-op after it).
+cargo build --workspace --tests --bins --examples
 status=0
 for seed in "$FIXED_SEED" "$(( (RANDOM << 15) | RANDOM ))"; do
   echo "=== ferric-jepsen: profile ci, net $NET, seed $seed"

@@ -12,8 +12,8 @@ seeds=("$@")
 if [ ${#seeds[@]} -eq 0 ]; then
   seeds=("$(( (RANDOM << 15) | RANDOM ))" "$(( (RANDOM << 15) | RANDOM ))" "$(( (RANDOM << 15) | RANDOM ))")
 fi
-cargo build -p ferric --bin ferric
-cargo build -p ferric-jepsen
+# CI's selection (scripts/test.sh): its build is reused instead of rebuilt with other features.
+cargo build --workspace --tests --bins --examples
 failed=0
 for seed in "${seeds[@]}"; do
   echo "=== ferric-jepsen soak: seed $seed, $SECS s"

@@ -11,7 +11,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 . scripts/env.sh
 started=$SECONDS
-cargo build --bin ferric -p ferric -p ferric-jepsen
+# The same selection and targets as scripts/test.sh's build, so this is a no-op after it: another
+# package selection unifies dependency features differently (dev-dependencies count only when
+# tests are built) and rebuilds a good part of the dependency tree.
+cargo build --workspace --tests --bins --examples
 cargo build -p ferric --features unsafe-test-switches --bin ferric-unsafe
 export JEPSEN_RUNS="${JEPSEN_RUNS:-$CARGO_TARGET_DIR/jepsen-runs}"
 mkdir -p "$JEPSEN_RUNS"
@@ -23,7 +26,7 @@ if ! bash jepsen/ci.sh; then
 fi
 echo "=== ferric-jepsen negative controls (each unsafe switch must be caught)"
 if ! FERRIC_UNSAFE_BIN="$CARGO_TARGET_DIR/debug/ferric-unsafe" \
-    timeout 900 cargo test -p ferric-jepsen --test negative_controls -- --ignored --test-threads=1; then
+    timeout 900 cargo test --workspace --test negative_controls -- --ignored --test-threads=1; then
   echo "jepsen-ci: a negative control was not caught: see $JEPSEN_RUNS/control-*/summary.txt" >&2
   status=1
 fi
