@@ -1,7 +1,7 @@
 //! Every provision flow to its end with fake-hardware, through the REST API of a real member;
 //! node locks (409 NodeLocked with the holder named), a full worker pool (503), wait-state
 //! timeouts, power sync (drift, power failure maintenance) and power-update events delivered to
-//! a webhook, surviving a restart.
+//! a webhook, surviving a restart; a lock left by a killed run freed when the member starts again.
 
 mod support;
 use serde_json::{json, Value};
@@ -280,4 +280,36 @@ async fn locks_workers_power_sync_and_events() {
         (v["maintenance"] == false && v["fault"].is_null()).then_some(())
     })
     .await;
+}
+
+/// A member killed while it holds a node's lock frees it when it starts again (Ironic's start-up
+/// clean-up: the pending power target is cleared with its message), well before the sweep of
+/// orphaned reservations (30 s) could.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_frees_the_locks_of_its_previous_run() {
+    let root = fast_tempdir();
+    let api = Api::default();
+    let mut m = Member::start("r", root.path(), FLOW_CONFIG, None);
+    let b = m.url();
+    let held = node(&api, &b, "held", json!({"driver_info": {"fake_power_delay": 120.0}})).await;
+    let (st, v) = api.put(&format!("{b}/v1/nodes/{held}/states/power"), json!({"target": "power on"})).await;
+    assert_eq!(st, 202, "{v}");
+    eventually("the power action holds the lock", Duration::from_secs(10), || async {
+        let (_, v) = api.get(&format!("{b}/v1/nodes/{held}")).await;
+        (v["reservation"] == "r" && v["target_power_state"] == "power on").then_some(())
+    })
+    .await;
+    m.kill9();
+    m.restart();
+    let n = eventually("the lock freed at start-up", Duration::from_secs(15), || async {
+        let (_, v) = api.get(&format!("{b}/v1/nodes/{held}")).await;
+        (v["reservation"].is_null()).then_some(v)
+    })
+    .await;
+    assert!(n["target_power_state"].is_null(), "{n}");
+    let err = n["last_error"].as_str().unwrap_or("");
+    assert!(err.contains("Pending power operation was aborted") && err.contains("conductor restart"), "{n}");
+    // The node is usable again.
+    let (st, v) = api.patch(&format!("{b}/v1/nodes/{held}"), json!([{"op": "remove", "path": "/driver_info/fake_power_delay"}])).await;
+    assert_eq!(st, 200, "{v}");
 }

@@ -121,6 +121,12 @@ impl Conductor {
         };
         self.cluster.propose(Command::RegisterConductor { record, now }).await?.into_result()?;
         self.note_heartbeat_ok(proposed);
+        // The reservations are read from this member's applied state, which can lag the commit
+        // of the registration (it went through the leader): a lock granted to the previous run
+        // just before it died (in its log, applied by the others, not yet here) would be missed
+        // and left for the orphan sweep (30 s). Catch up first; a failed barrier fails the
+        // registration, which the caller retries.
+        self.cluster.read_barrier().await?;
         self.release_own_reservations("conductor restart").await;
         Ok(())
     }
