@@ -78,3 +78,31 @@ fn config_check_refuses_unknown_keys() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferric")).args(["serve", "--check-config", "--config"]).arg(&good).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `ferric bench raft` runs end to end and prints every row of its table with figures in it:
+/// the fsync probes (one file; three at once, as the members share the disk) and the commits.
+#[test]
+fn raft_bench_prints_its_table() {
+    let d = fast_tempdir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferric"))
+        .args(["bench", "raft", "--seconds", "0.6", "--proposers", "1,4", "--dir"])
+        .arg(d.path())
+        .env("FERRIC_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let row = |prefix: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no row {prefix:?} in\n{text}"));
+        line.split('|').map(|c| c.trim().to_string()).collect()
+    };
+    for prefix in ["| fdatasync of 1 entries", "| fdatasync of 4 entries", "| fdatasync of 1 entry, 3 files at once", "| commits, 1 proposer(s)", "| commits, 4 proposer(s)"] {
+        let cells = row(prefix);
+        let ops: f64 = cells[2].split_whitespace().next().unwrap().replace(',', "").parse().unwrap_or(0.0);
+        assert!(ops > 0.0, "{prefix}: {cells:?}");
+    }
+    assert!(row("| commits, 1 proposer, vs 3 files at once")[5].contains(" of "), "{text}");
+    // The run directory is removed afterwards.
+    let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
