@@ -8,7 +8,7 @@ use super::node_edit::{
 use super::{accepted, check_node_ident, created_text, find_node, json, no_content};
 use crate::app::{App, Ctx};
 use crate::body;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{json_response, ApiError, ApiResult};
 use crate::listing::{collection_text, Paging, SortVal};
 use crate::render_cache::ViewKey;
 use crate::params::Query;
@@ -432,7 +432,7 @@ pub(crate) async fn list_nodes(app: &App, ctx: &Ctx, raw_query: Option<String>, 
     // A list by instance has at most one node: no next link (Ironic sets limit=0).
     let limit = if filters.instance_uuid.is_some() { None } else { Some(paging.limit) };
     let text = collection_text("nodes", &items, limit, &ctx.base, &resource_url, &params, last);
-    Ok(crate::error::json_response(200, text))
+    Ok(json_response(200, text))
 }
 
 pub(crate) async fn list(State(app): State<App>, ctx: Ctx, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -469,7 +469,7 @@ pub(crate) async fn show(
     if let Some(fs) = &fields {
         check_node_fields(fs, ctx.ver)?;
     }
-    Ok(crate::error::json_response(200, show_node(&app, &ctx, &n, fields.as_deref())))
+    Ok(json_response(200, show_node(&app, &ctx, &n, fields.as_deref())))
 }
 
 pub(crate) async fn create(State(app): State<App>, ctx: Ctx, headers: HeaderMap, body: Body) -> ApiResult<Response> {
@@ -655,7 +655,7 @@ pub(crate) async fn patch(
         reset,
     )
     .await?;
-    Ok(crate::error::json_response(200, show_node(&app, &ctx, &node, None)))
+    Ok(json_response(200, show_node(&app, &ctx, &node, None)))
 }
 
 pub(crate) async fn delete(State(app): State<App>, ctx: Ctx, Path(ident): Path<String>) -> ApiResult<Response> {
