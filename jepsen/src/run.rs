@@ -9,7 +9,7 @@ use crate::client::{ApiClient, Connector, HttpClient};
 use crate::clock::RunClock;
 use crate::cluster::member::{netns_plan, proxy_plan};
 use crate::cluster::{ferric_binary, test_config_toml, Cluster, UnsafeSwitches};
-use crate::history::{JsonlWriter, Process, Recorder};
+use crate::history::{JsonlWriter, Recorder};
 use crate::nemesis::faketime::FakeClock;
 use crate::nemesis::netns::{listener_in, NetnsNet};
 use crate::nemesis::{
@@ -416,15 +416,7 @@ async fn drive(
     if let Err(e) = &healthy {
         recorder.nemesis("not-healthy", serde_json::json!({"fault": "unhealthy", "phase": "instant", "error": format!("{e:#}")}));
     }
-    let first_process = recorder
-        .ops()
-        .iter()
-        .filter_map(|o| match o.process {
-            Process::Client(p) => Some(p + 1),
-            Process::Nemesis => None,
-        })
-        .max()
-        .unwrap_or(0);
+    let first_process = recorder.next_client_process();
     final_reads(ctx, &fx, &reg, wl, first_process).await;
     for name in nemesis.cluster.reap_unexpected() {
         recorder.nemesis(

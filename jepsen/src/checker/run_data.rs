@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Parameters the checkers need that are not in the history (written to `params.json` so that
 /// `check <run dir>` decides the same way).
@@ -38,7 +39,8 @@ impl Default for CheckParams {
 }
 
 pub struct RunData {
-    pub history: Vec<Op>,
+    /// Shared with `pairs`.
+    pub history: Vec<Arc<Op>>,
     pub pairs: Vec<OpPair>,
     /// Violations of the process rule found while pairing.
     pub pairing_problems: Vec<String>,
@@ -57,6 +59,7 @@ impl RunData {
         logs: BTreeMap<String, String>,
         params: CheckParams,
     ) -> RunData {
+        let history: Vec<Arc<Op>> = history.into_iter().map(Arc::new).collect();
         let (pairs, pairing_problems) = pair_ops(&history);
         RunData {
             history,

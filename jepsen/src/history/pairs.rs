@@ -1,14 +1,17 @@
 //! Matches every invocation with its completion, and checks the process rule on the way.
 
 use super::{Op, OpKind, Process};
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A client operation: its invocation and its completion (none when the run ended first, which
-/// counts as `info`).
+/// counts as `info`). The ops are shared with the run's history, not copied (a soak's history
+/// holds gigabytes of parsed reads).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpPair {
-    pub invoke: Op,
-    pub completion: Option<Op>,
+    pub invoke: Arc<Op>,
+    pub completion: Option<Arc<Op>>,
 }
 
 impl OpPair {
@@ -51,12 +54,13 @@ impl OpPair {
 
 /// Client operation pairs in invocation order, plus every violation of the process rule found
 /// (invoke while one is in flight, a completion without an invocation, reuse after `info`).
-pub fn pair_ops(history: &[Op]) -> (Vec<OpPair>, Vec<String>) {
+pub fn pair_ops<O: Borrow<Op> + Clone + Into<Arc<Op>>>(history: &[O]) -> (Vec<OpPair>, Vec<String>) {
     let mut pairs: Vec<OpPair> = Vec::new();
     let mut open: HashMap<Process, usize> = HashMap::new();
     let mut retired: HashSet<Process> = HashSet::new();
     let mut problems = Vec::new();
-    for op in history.iter().filter(|o| o.is_client()) {
+    for entry in history.iter().filter(|o| (*o).borrow().is_client()) {
+        let op: &Op = entry.borrow();
         match op.kind {
             OpKind::Invoke => {
                 if retired.contains(&op.process) {
@@ -72,7 +76,7 @@ pub fn pair_ops(history: &[Op]) -> (Vec<OpPair>, Vec<String>) {
                     ));
                 }
                 pairs.push(OpPair {
-                    invoke: op.clone(),
+                    invoke: entry.clone().into(),
                     completion: None,
                 });
             }
@@ -87,7 +91,7 @@ pub fn pair_ops(history: &[Op]) -> (Vec<OpPair>, Vec<String>) {
                     if kind == OpKind::Info {
                         retired.insert(op.process);
                     }
-                    pairs[i].completion = Some(op.clone());
+                    pairs[i].completion = Some(entry.clone().into());
                 }
                 None => problems.push(format!(
                     "op {}: completion without invocation (process {})",

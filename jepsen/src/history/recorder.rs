@@ -1,5 +1,6 @@
-//! The shared recorder: stamps operations with the run's time base, numbers them, appends them
-//! to `history.jsonl` and keeps them in memory for the checkers and the report.
+//! The shared recorder: stamps operations with the run's time base, numbers them and appends
+//! them to `history.jsonl`. It keeps no copy: the checkers read the file back once the run is
+//! over (a soak's history is gigabytes once parsed, and a second copy in memory does not fit).
 
 use super::{JsonlWriter, Op, OpKind, Process};
 use crate::clock::RunClock;
@@ -20,7 +21,10 @@ pub struct Invocation {
 
 struct Inner {
     writer: Option<JsonlWriter>,
-    ops: Vec<Op>,
+    /// The index the next op gets.
+    next_index: u64,
+    /// One past the highest client process recorded so far.
+    next_client_process: u64,
     write_error: Option<String>,
 }
 
@@ -30,14 +34,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder that writes to `path` (if given) and keeps every op in memory.
+    /// A recorder that writes to `path` (if given).
     pub fn new(clock: RunClock, path: Option<&Path>) -> anyhow::Result<Recorder> {
         let writer = path.map(JsonlWriter::create).transpose()?;
         Ok(Recorder {
             clock,
             inner: Mutex::new(Inner {
                 writer,
-                ops: Vec::new(),
+                next_index: 0,
+                next_client_process: 0,
                 write_error: None,
             }),
         })
@@ -49,13 +54,16 @@ impl Recorder {
 
     fn push(&self, mut op: Op) -> Op {
         let mut inner = self.inner.lock().expect("recorder lock");
-        op.index = inner.ops.len() as u64;
+        op.index = inner.next_index;
+        inner.next_index += 1;
+        if let Process::Client(p) = op.process {
+            inner.next_client_process = inner.next_client_process.max(p + 1);
+        }
         if let Some(w) = inner.writer.as_mut() {
             if let Err(e) = w.append(&op) {
                 inner.write_error.get_or_insert_with(|| format!("{e:#}"));
             }
         }
-        inner.ops.push(op.clone());
         op
     }
 
@@ -135,9 +143,9 @@ impl Recorder {
         })
     }
 
-    /// A copy of everything recorded so far.
-    pub fn ops(&self) -> Vec<Op> {
-        self.inner.lock().expect("recorder lock").ops.clone()
+    /// One past the highest client process recorded so far (a fresh process id for later ops).
+    pub fn next_client_process(&self) -> u64 {
+        self.inner.lock().expect("recorder lock").next_client_process
     }
 
     /// The first write error, if the history file could not be written.
@@ -160,13 +168,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
         let rec = Recorder::new(RunClock::start(), Some(&path)).unwrap();
-        let inv = rec.invoke(Process::Client(0), "write", Some("k"), json!(1), Some("m1"));
-        rec.nemesis("kill", json!({"member": "m2"}));
+        assert_eq!(rec.next_client_process(), 0);
+        let inv = rec.invoke(Process::Client(3), "write", Some("k"), json!(1), Some("m1"));
+        let kill = rec.nemesis("kill", json!({"member": "m2"}));
         let done = rec.complete(&inv, OpKind::Ok, json!(1), None);
-        assert_eq!(done.index, 2);
+        assert_eq!((inv.index, kill.index, done.index), (0, 1, 2));
         assert_eq!(done.latency_ns, Some(done.time - inv.time));
+        assert_eq!(rec.next_client_process(), 4);
         let back = super::super::read_history(&path).unwrap();
-        assert_eq!(back, rec.ops());
+        assert_eq!(back.len(), 3);
+        assert_eq!((back[0].index, back[0].process, back[0].f.as_str()), (0, Process::Client(3), "write"));
+        assert_eq!(back[1], kill);
+        assert_eq!(back[2], done);
         assert!(rec.write_error().is_none());
     }
 }

@@ -20,10 +20,10 @@ pub struct FaultWindow {
 }
 
 /// Every window in order of start.
-pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
+pub fn fault_windows<O: std::borrow::Borrow<Op>>(history: &[O]) -> Vec<FaultWindow> {
     let mut open: BTreeMap<u64, FaultWindow> = BTreeMap::new();
     let mut out = Vec::new();
-    for op in history.iter().filter(|o| o.process == Process::Nemesis) {
+    for op in history.iter().map(|o| o.borrow()).filter(|o| o.process == Process::Nemesis) {
         let fault = op
             .value
             .get("fault")
@@ -81,10 +81,11 @@ pub fn fault_windows(history: &[Op]) -> Vec<FaultWindow> {
 
 /// When the faults were finally healed: the last `heal-all` nemesis op, else the end of the last
 /// fault window (`None` without faults).
-pub fn final_heal_time(history: &[Op]) -> Option<u64> {
+pub fn final_heal_time<O: std::borrow::Borrow<Op>>(history: &[O]) -> Option<u64> {
     if let Some(op) = history
         .iter()
         .rev()
+        .map(|o| o.borrow())
         .find(|o| o.process == Process::Nemesis && o.f == "heal-all")
     {
         return Some(op.time);
