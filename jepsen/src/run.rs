@@ -196,7 +196,7 @@ pub async fn run_test(args: TestArgs) -> Result<bool> {
     std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta)?)?;
 
     let clock = RunClock::start();
-    let recorder = Arc::new(Recorder::new(clock, Some(&dir.join("history.jsonl")))?);
+    let recorder = Arc::new(Recorder::new(clock, &dir.join("history.jsonl"))?);
 
     // Network, members' addresses, client connector, BMC listener.
     let (net, mut specs, connector, bmc_listener) = match net_mode {

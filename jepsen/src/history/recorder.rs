@@ -20,7 +20,7 @@ pub struct Invocation {
 }
 
 struct Inner {
-    writer: Option<JsonlWriter>,
+    writer: JsonlWriter,
     /// The index the next op gets.
     next_index: u64,
     /// One past the highest client process recorded so far.
@@ -34,9 +34,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder that writes to `path` (if given).
-    pub fn new(clock: RunClock, path: Option<&Path>) -> anyhow::Result<Recorder> {
-        let writer = path.map(JsonlWriter::create).transpose()?;
+    /// A recorder that writes to `path`.
+    pub fn new(clock: RunClock, path: &Path) -> anyhow::Result<Recorder> {
+        let writer = JsonlWriter::create(path)?;
         Ok(Recorder {
             clock,
             inner: Mutex::new(Inner {
@@ -59,10 +59,8 @@ impl Recorder {
         if let Process::Client(p) = op.process {
             inner.next_client_process = inner.next_client_process.max(p + 1);
         }
-        if let Some(w) = inner.writer.as_mut() {
-            if let Err(e) = w.append(&op) {
-                inner.write_error.get_or_insert_with(|| format!("{e:#}"));
-            }
+        if let Err(e) = inner.writer.append(&op) {
+            inner.write_error.get_or_insert_with(|| format!("{e:#}"));
         }
         op
     }
@@ -167,7 +165,7 @@ mod tests {
     fn numbers_ops_in_order_and_measures_latency() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
-        let rec = Recorder::new(RunClock::start(), Some(&path)).unwrap();
+        let rec = Recorder::new(RunClock::start(), &path).unwrap();
         assert_eq!(rec.next_client_process(), 0);
         let inv = rec.invoke(Process::Client(3), "write", Some("k"), json!(1), Some("m1"));
         let kill = rec.nemesis("kill", json!({"member": "m2"}));
