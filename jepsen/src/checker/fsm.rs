@@ -388,16 +388,21 @@ mod tests {
         assert_eq!(r.valid, Validity::Valid);
     }
 
-    #[test]
-    fn a_wide_window_of_verbs_is_searched_not_skipped() {
-        // Forty verbs in flight between two reads (the workload's six verbs, none acknowledged
-        // in between): the old search over subsets gave up past 16.
+    /// `enroll`, then `n` of the workload's six verbs in turn in flight (none acknowledged
+    /// between the reads), then `active`.
+    fn enroll_to_active_with_verbs_in_flight(n: u64) -> CheckResult {
         let verbs = ["manage", "provide", "active", "deleted", "inspect", "abort"];
         let mut hist = h().read(0, "enroll", 0, 1);
-        for i in 0..40u64 {
+        for i in 0..n {
             hist = hist.verb(10 + i, verbs[i as usize % verbs.len()], OpKind::Info, 2, 100);
         }
-        let r = hist.read(0, "active", 50, 51).check(1);
+        hist.read(0, "active", 50, 51).check(1)
+    }
+
+    #[test]
+    fn a_wide_window_of_verbs_is_searched_not_skipped() {
+        // Forty verbs in flight between two reads: the old search over subsets gave up past 16.
+        let r = enroll_to_active_with_verbs_in_flight(40);
         assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.stats.get("most-verbs-in-a-checked-pair"), Some(&json!(40)), "{r:?}");
     }
@@ -418,12 +423,7 @@ mod tests {
     #[test]
     fn a_window_too_wide_to_search_is_unknown() {
         // 6 events x 12 verbs each: 13^6 combinations, past MAX_SEARCH.
-        let verbs = ["manage", "provide", "active", "deleted", "inspect", "abort"];
-        let mut hist = h().read(0, "enroll", 0, 1);
-        for i in 0..72u64 {
-            hist = hist.verb(10 + i, verbs[i as usize % verbs.len()], OpKind::Info, 2, 100);
-        }
-        let r = hist.read(0, "active", 50, 51).check(1);
+        let r = enroll_to_active_with_verbs_in_flight(72);
         assert_eq!(r.valid, Validity::Unknown, "{r:?}");
     }
 
