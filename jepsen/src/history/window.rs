@@ -6,6 +6,7 @@
 
 use super::{Op, Process};
 use serde_json::Value;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +21,7 @@ pub struct FaultWindow {
 }
 
 /// Every window in order of start.
-pub fn fault_windows<O: std::borrow::Borrow<Op>>(history: &[O]) -> Vec<FaultWindow> {
+pub fn fault_windows<O: Borrow<Op>>(history: &[O]) -> Vec<FaultWindow> {
     let mut open: BTreeMap<u64, FaultWindow> = BTreeMap::new();
     let mut out = Vec::new();
     for op in history.iter().map(|o| o.borrow()).filter(|o| o.process == Process::Nemesis) {
@@ -81,7 +82,7 @@ pub fn fault_windows<O: std::borrow::Borrow<Op>>(history: &[O]) -> Vec<FaultWind
 
 /// When the faults were finally healed: the last `heal-all` nemesis op, else the end of the last
 /// fault window (`None` without faults).
-pub fn final_heal_time<O: std::borrow::Borrow<Op>>(history: &[O]) -> Option<u64> {
+pub fn final_heal_time<O: Borrow<Op>>(history: &[O]) -> Option<u64> {
     if let Some(op) = history
         .iter()
         .rev()
