@@ -1,29 +1,55 @@
 //! Reads JSON Lines files back (history, BMC log, cluster events).
 
+use super::setread::compact_set_read;
 use super::Op;
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-/// Every line of a JSON Lines file. A truncated last line (the harness was killed mid-write) is
-/// ignored; a bad line elsewhere is an error.
+/// Every line of a JSON Lines file, read line by line (a soak's history is gigabytes; it is never
+/// held whole as text). A truncated last line (the harness was killed mid-write) is ignored; a bad
+/// line elsewhere is an error.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(item) => out.push(item),
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(e) => return Err(e).with_context(|| format!("{}:{}", path.display(), i + 1)),
+    read_jsonl_with(path, |item| item)
+}
+
+/// [`read_jsonl`], passing each item through `f` as it is read.
+fn read_jsonl_with<T: DeserializeOwned>(path: &Path, mut f: impl FnMut(T) -> T) -> Result<Vec<T>> {
+    let file = std::fs::File::open(path).with_context(|| format!("read {}", path.display()))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).with_context(|| format!("read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(item) => out.push(f(item)),
+            // Only the last line can lack its newline.
+            Err(_) if !line.ends_with('\n') => break,
+            Err(e) => return Err(e).with_context(|| format!("{}:{}", path.display(), number)),
         }
     }
     Ok(out)
 }
 
-/// `history.jsonl`.
+/// `history.jsonl`. A set read written as a plain list (histories from before the compact form)
+/// is turned into ranges as it is read, so an old run checks in the same memory as a new one.
 pub fn read_history(path: &Path) -> Result<Vec<Op>> {
-    read_jsonl(path)
+    read_jsonl_with(path, |mut op: Op| {
+        if op.f == "read-set" && op.value.is_array() {
+            op.value = compact_set_read(std::mem::take(&mut op.value));
+        }
+        op
+    })
 }
 
 #[cfg(test)]
@@ -55,5 +81,22 @@ mod tests {
         assert_eq!(read_history(&path).unwrap().len(), 3);
         std::fs::write(&path, text.replacen("\"index\":1", "\"index\":\"x\"", 1)).unwrap();
         assert!(read_history(&path).is_err());
+    }
+
+    #[test]
+    fn an_old_plain_set_read_is_read_back_as_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let list = serde_json::json!(["jepsen-set-0", "jepsen-set-1", "jepsen-set-3", "x"]);
+        let mut w = JsonlWriter::create(&path).unwrap();
+        w.append(&Op::new(0, OpKind::Ok, Process::Client(0), "read-set", 5).with_value(list.clone()))
+            .unwrap();
+        // A list under another function is left as it is.
+        w.append(&Op::new(1, OpKind::Ok, Process::Client(0), "read", 6).with_value(list.clone()))
+            .unwrap();
+        drop(w);
+        let back = read_history(&path).unwrap();
+        assert_eq!(back[0].value, serde_json::json!({"ranges": "0-1,3", "other": ["x"]}));
+        assert_eq!(back[1].value, list);
     }
 }

@@ -1,14 +1,16 @@
 //! Set workload: creating a node is adding its name to a grow-only set; listing nodes reads the
-//! set. An acknowledged create must never disappear (the lost-ack checker).
+//! set. An acknowledged create must never disappear (the lost-ack checker). A read is recorded as
+//! ranges of the names' numbers (`history::ElemSet`), not as the full list.
 
 use super::{perform, Ctx};
 use crate::client::{ApiClient, CallError, HttpResponse};
-use crate::history::Worker;
+use crate::history::{compact_set_read, Worker, SET_PREFIX};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub const PREFIX: &str = "jepsen-set-";
+/// Names are `jepsen-set-<n>`: the history records a read as ranges of `n`.
+pub const PREFIX: &str = SET_PREFIX;
 const KEY: &str = "nodes";
 /// Pages followed at most when listing (1000 nodes a page).
 const MAX_PAGES: usize = 50;
@@ -81,7 +83,7 @@ pub async fn read(ctx: &Ctx, worker: &mut Worker, member: usize) {
         Value::Null,
         true,
         list_all,
-        |r| r.json().unwrap_or(Value::Null),
+        |r| r.json().map(compact_set_read).unwrap_or(Value::Null),
     )
     .await;
 }
