@@ -107,7 +107,8 @@ impl Checker for LostAckChecker {
                     if lost.contains(&e) {
                         continue;
                     }
-                    let first = first_read_with(&reads, &e).expect("seen elements were read");
+                    // `seen` is a union of reads, so some read holds `e`.
+                    let Some(first) = first_read_with(&reads, &e) else { continue };
                     lost.insert(e.clone());
                     vanished.push((e, first, j));
                 }
