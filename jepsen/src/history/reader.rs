@@ -19,22 +19,24 @@ fn read_jsonl_with<T: DeserializeOwned>(path: &Path, mut f: impl FnMut(T) -> T) 
     let file = std::fs::File::open(path).with_context(|| format!("read {}", path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut out = Vec::new();
-    let mut line = String::new();
+    // Bytes, not a `String`: a line torn inside a multi-byte character is then a torn line, not
+    // an I/O error.
+    let mut line = Vec::new();
     let mut number = 0usize;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).with_context(|| format!("read {}", path.display()))?;
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("read {}", path.display()))?;
         if n == 0 {
             break;
         }
         number += 1;
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_slice(&line) {
             Ok(item) => out.push(f(item)),
             // Only the last line can lack its newline.
-            Err(_) if !line.ends_with('\n') => break,
+            Err(_) if line.last() != Some(&b'\n') => break,
             Err(e) => return Err(e).with_context(|| format!("{}:{}", path.display(), number)),
         }
     }
@@ -81,6 +83,12 @@ mod tests {
         assert_eq!(read_history(&path).unwrap().len(), 3);
         std::fs::write(&path, text.replacen("\"index\":1", "\"index\":\"x\"", 1)).unwrap();
         assert!(read_history(&path).is_err());
+        // Torn inside a multi-byte character (fault labels have arrows: `m4→m2`).
+        let mut bytes = text.replace(r#"{"index":3,"ty"#, "").into_bytes();
+        bytes.extend_from_slice(r#"{"index":3,"f":"m4"#.as_bytes());
+        bytes.extend_from_slice(&"→".as_bytes()[..2]);
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_history(&path).unwrap().len(), 3);
     }
 
     #[test]
