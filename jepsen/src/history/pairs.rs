@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A client operation: its invocation and its completion (none when the run ended first, which
-/// counts as `info`). The ops are shared with the run's history, not copied (a soak's history
-/// holds gigabytes of parsed reads).
+/// counts as `info`). The ops are shared with the run's history, not copied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpPair {
     pub invoke: Arc<Op>,

@@ -1,6 +1,6 @@
 //! The shared recorder: stamps operations with the run's time base, numbers them and appends
 //! them to `history.jsonl`. It keeps no copy: the checkers read the file back once the run is
-//! over (a soak's history is gigabytes once parsed, and a second copy in memory does not fit).
+//! over (a copy in memory would grow with the whole run, for one lookup).
 
 use super::{JsonlWriter, Op, OpKind, Process};
 use crate::clock::RunClock;

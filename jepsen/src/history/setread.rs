@@ -53,22 +53,15 @@ impl ElemSet {
     }
 
     fn insert_range(&mut self, lo: u64, hi: u64) {
-        // Fast path: elements mostly arrive in increasing order.
-        if let Some(last) = self.ranges.last_mut() {
-            if lo > last.1 && last.1.checked_add(1) == Some(lo) {
-                last.1 = hi;
-                return;
+        match self.ranges.last_mut() {
+            // Elements mostly arrive in increasing order: extend the last range or start one.
+            Some(last) if lo > last.1 && lo - last.1 == 1 => last.1 = hi,
+            Some(last) if lo <= last.1 => {
+                let one = ElemSet { ranges: vec![(lo, hi)], other: BTreeSet::new() };
+                self.union_with(&one);
             }
-            if lo > last.1 {
-                self.ranges.push((lo, hi));
-                return;
-            }
-        } else {
-            self.ranges.push((lo, hi));
-            return;
+            _ => self.ranges.push((lo, hi)),
         }
-        let one = ElemSet { ranges: vec![(lo, hi)], other: BTreeSet::new() };
-        self.union_with(&one);
     }
 
     pub fn contains(&self, e: &str) -> bool {

@@ -4,7 +4,7 @@
 
 use super::{perform, Ctx};
 use crate::client::{ApiClient, CallError, HttpResponse};
-use crate::history::{compact_set_read, Worker, SET_PREFIX};
+use crate::history::{ElemSet, Worker, SET_PREFIX};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +33,10 @@ pub async fn add(ctx: &Ctx, next: &AtomicU64, worker: &mut Worker, member: usize
     .await;
 }
 
-/// Lists every node, following `next` links, as one response whose body is the list of names.
+/// Lists every node, following `next` links, as one response whose body is the set of names in
+/// the history's compact form (`ElemSet`).
 async fn list_all(api: ApiClient, addr: SocketAddr) -> Result<HttpResponse, CallError> {
-    let mut names: Vec<Value> = Vec::new();
+    let mut names = ElemSet::new();
     let mut path = "/v1/nodes?fields=name&limit=1000".to_string();
     let mut last = None;
     for _ in 0..MAX_PAGES {
@@ -44,15 +45,11 @@ async fn list_all(api: ApiClient, addr: SocketAddr) -> Result<HttpResponse, Call
             return Ok(r);
         }
         let body = r.json().unwrap_or(Value::Null);
-        names.extend(
-            body["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n["name"].as_str())
-                .filter(|n| n.starts_with(PREFIX))
-                .map(|n| json!(n)),
-        );
+        for name in body["nodes"].as_array().into_iter().flatten().filter_map(|n| n["name"].as_str()) {
+            if name.starts_with(PREFIX) {
+                names.insert(name);
+            }
+        }
         last = Some(r);
         match body["next"].as_str() {
             // `next` is an absolute URL: keep its path and query.
@@ -69,7 +66,7 @@ async fn list_all(api: ApiClient, addr: SocketAddr) -> Result<HttpResponse, Call
         }
     }
     let mut r = last.ok_or_else(|| CallError::NotSent("no page".into()))?;
-    r.body = bytes::Bytes::from(Value::Array(names).to_string());
+    r.body = bytes::Bytes::from(names.to_value().to_string());
     Ok(r)
 }
 
@@ -83,7 +80,7 @@ pub async fn read(ctx: &Ctx, worker: &mut Worker, member: usize) {
         Value::Null,
         true,
         list_all,
-        |r| r.json().map(compact_set_read).unwrap_or(Value::Null),
+        |r| r.json().unwrap_or(Value::Null),
     )
     .await;
 }
