@@ -12,30 +12,75 @@ use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::{Arc, Mutex};
 
-/// Entries kept in memory behind the log's tail, so replication reads them without decoding.
+/// Entries kept in memory behind the log's tail, so replication reads them without decoding: at
+/// most this many, and at most [`CACHE_BYTES`] of them (encoded) beyond the newest entry.
 const CACHE_ENTRIES: usize = 8192;
+
+/// The cache's bound in encoded bytes. Entries can be large (a deploy's node update carries its
+/// configdrive in `instance_info`, up to tens of MB): bounded by count alone, the cache held every
+/// such update and a member's memory grew by ~100 MB per deploy of a 30 MB configdrive.
+const CACHE_BYTES: usize = 64 << 20;
 
 #[derive(Clone)]
 pub(crate) struct LogStore {
     pub(crate) store: Store,
-    /// The most recent appended entries (index → entry), bounded; the disk copy is the truth.
-    cache: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    /// The most recent appended entries, bounded; the disk copy is the truth.
+    cache: Arc<Mutex<LogCache>>,
 }
 
-impl LogStore {
-    pub(crate) fn new(store: Store) -> LogStore {
-        LogStore { store, cache: Arc::new(Mutex::new(BTreeMap::new())) }
+/// The newest log entries (index → entry and its encoded size), contiguous, bounded by count and
+/// by bytes. The newest entry is always kept, however large, so the cache stays contiguous up to
+/// the tail.
+#[derive(Default)]
+pub(crate) struct LogCache {
+    entries: BTreeMap<u64, (Entry, usize)>,
+    bytes: usize,
+}
+
+impl LogCache {
+    fn insert(&mut self, e: Entry, size: usize) {
+        if let Some((_, old)) = self.entries.insert(e.index(), (e, size)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+        while self.entries.len() > CACHE_ENTRIES || (self.bytes > CACHE_BYTES && self.entries.len() > 1) {
+            if let Some((_, (_, size))) = self.entries.pop_first() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        let mut bytes = 0;
+        self.entries.retain(|i, (_, size)| {
+            let k = keep(*i);
+            if k {
+                bytes += *size;
+            }
+            k
+        });
+        self.bytes = bytes;
     }
 
     /// The entries of `[start, end)` if the cache holds all of them.
-    fn cached(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
-        let c = self.cache.lock().expect("log cache lock");
-        let (first, last) = (*c.keys().next()?, *c.keys().next_back()?);
+    fn range(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        let (first, last) = (*self.entries.keys().next()?, *self.entries.keys().next_back()?);
         let end = end.min(last + 1);
         if start < first || start >= end {
             return if start > last { Some(Vec::new()) } else { None };
         }
-        Some(c.range(start..end).map(|(_, e)| e.clone()).collect())
+        Some(self.entries.range(start..end).map(|(_, (e, _))| e.clone()).collect())
+    }
+}
+
+impl LogStore {
+    pub(crate) fn new(store: Store) -> LogStore {
+        LogStore { store, cache: Arc::new(Mutex::new(LogCache::default())) }
+    }
+
+    /// The entries of `[start, end)` if the cache holds all of them.
+    fn cached(&self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        self.cache.lock().expect("log cache lock").range(start, end)
     }
 }
 
@@ -125,18 +170,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut rows = Vec::new();
         let mut kept = Vec::new();
         for e in entries {
-            rows.push((e.index(), serde_json::to_vec(&e).map_err(io_err)?));
-            kept.push(e);
+            let bytes = serde_json::to_vec(&e).map_err(io_err)?;
+            let size = bytes.len();
+            rows.push((e.index(), bytes));
+            kept.push((e, size));
         }
         // Written now (readable at once); durable when the group commit reports.
         self.store.append_log(&rows).map_err(io::Error::from)?;
         {
             let mut c = self.cache.lock().expect("log cache lock");
-            for e in kept {
-                c.insert(e.index(), e);
-            }
-            while c.len() > CACHE_ENTRIES {
-                c.pop_first();
+            for (e, size) in kept {
+                c.insert(e, size);
             }
         }
         self.store.sync(Box::new(move |r| callback.io_completed(r.map_err(io::Error::from))));
@@ -145,13 +189,75 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
-        self.cache.lock().expect("log cache lock").retain(|i, _| *i < from);
+        self.cache.lock().expect("log cache lock").retain(|i| i < from);
         self.store.truncate_log_from(from).map_err(io::Error::from)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let b = serde_json::to_vec(&log_id).map_err(io_err)?;
-        self.cache.lock().expect("log cache lock").retain(|i, _| *i > log_id.index());
+        self.cache.lock().expect("log cache lock").retain(|i| i > log_id.index());
         self.store.purge_log_upto(log_id.index(), &b).map_err(io::Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::entry::RaftEntry;
+
+    fn entry(index: u64) -> Entry {
+        Entry::new_blank(openraft::LogId::new(openraft::impls::leader_id_adv::LeaderId { term: 1, node_id: 1 }, index))
+    }
+
+    fn indexes(c: &LogCache) -> Vec<u64> {
+        c.entries.keys().copied().collect()
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes_and_keeps_the_newest_entry_however_large() {
+        let mut c = LogCache::default();
+        let mb = 1 << 20;
+        for i in 1..=10 {
+            c.insert(entry(i), 10 * mb);
+        }
+        // 64 MiB hold six entries of 10 MiB: the oldest four went.
+        assert_eq!(indexes(&c), (5..=10).collect::<Vec<_>>());
+        assert_eq!(c.bytes, 60 * mb);
+        // One entry larger than the whole bound: kept alone, so the cache still ends at the tail.
+        c.insert(entry(11), 100 * mb);
+        assert_eq!(indexes(&c), vec![11]);
+        assert_eq!(c.bytes, 100 * mb);
+        // The next small entry pushes it out.
+        c.insert(entry(12), 1_000);
+        assert_eq!(indexes(&c), vec![12]);
+        assert_eq!(c.bytes, 1_000);
+        assert_eq!(c.range(12, 20).map(|v| v.len()), Some(1));
+        assert_eq!(c.range(11, 20).map(|v| v.len()), None, "an evicted entry is read from disk");
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_count_for_small_entries() {
+        let mut c = LogCache::default();
+        for i in 0..(CACHE_ENTRIES as u64 + 100) {
+            c.insert(entry(i), 100);
+        }
+        assert_eq!(c.entries.len(), CACHE_ENTRIES);
+        assert_eq!(c.bytes, CACHE_ENTRIES * 100);
+        assert_eq!(indexes(&c)[0], 100);
+    }
+
+    #[test]
+    fn truncating_purging_and_replacing_keep_the_byte_count_true() {
+        let mut c = LogCache::default();
+        for i in 1..=5 {
+            c.insert(entry(i), i as usize * 10);
+        }
+        c.retain(|i| i < 4); // truncate_after(3)
+        assert_eq!((indexes(&c), c.bytes), (vec![1, 2, 3], 60));
+        c.insert(entry(3), 7); // an entry written again at the same index
+        assert_eq!((indexes(&c), c.bytes), (vec![1, 2, 3], 37));
+        c.retain(|i| i > 1); // purge(1)
+        assert_eq!((indexes(&c), c.bytes), (vec![2, 3], 27));
+        assert_eq!(c.range(2, 4).map(|v| v.iter().map(|e| e.index()).collect::<Vec<_>>()), Some(vec![2, 3]));
     }
 }
