@@ -1,7 +1,9 @@
 //! Three members as separate processes: writes through any member, `kill -9` of the leader, a new
 //! leader, every acknowledged write readable on every member, the killed member catches up; a
 //! read on a follower right after an acknowledged write sees it; a leader whose followers are all
-//! gone keeps retrying them at its backoff pace instead of spinning.
+//! gone keeps retrying them at its backoff pace instead of spinning; a call routed to a node's
+//! owner that has not yet applied the node's creation waits for it instead of answering "not
+//! found".
 
 mod support;
 use serde_json::json;
@@ -122,4 +124,66 @@ async fn a_leader_without_followers_does_not_spin() {
     let (t1, l1) = (cpu(), a.log_text().lines().count());
     assert!(t1 - t0 < Duration::from_millis(600), "the leader used {:?} of CPU in 2 s with its followers gone", t1 - t0);
     assert!(l1 - l0 < 2_000, "the leader logged {} lines in 2 s with its followers gone", l1 - l0);
+}
+
+/// The counter `name` in a member's `/metrics`.
+async fn metric(api: &Api, base: &str, name: &str) -> u64 {
+    let (_, v) = api.get(&format!("{base}/metrics")).await;
+    let text = v.as_str().unwrap_or_default().to_string();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+}
+
+// The leader routes a node's action to the node's owner. The owner used to wait only for the
+// ring's version, then read the node from its own state: if it had not yet applied the node's
+// creation, an acknowledged node was "not found". Here the owner is stopped (SIGSTOP) while the
+// node is created again under the same UUID, and woken once the leader has sent it the call: the
+// call and the entries it missed arrive together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_call_waits_for_the_owner_to_apply_what_the_router_saw() {
+    let root = fast_tempdir();
+    let api = Api::default();
+    let members = start_three(&api, root.path(), TEST_CONFIG).await;
+    let leader = api.status(&members[0].url()).await.unwrap()["leader"].as_str().unwrap().to_string();
+    let lurl = members.iter().find(|m| m.name == leader).unwrap().url();
+    // A UUID whose node another member owns (the `conductor` field names the owner).
+    let mut found = None;
+    for i in 0..50 {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let (st, v) = api.post(&format!("{lurl}/v1/nodes"), json!({"driver": "fake-hardware", "uuid": uuid, "name": format!("routed{i}")})).await;
+        assert_eq!(st, 201, "{v}");
+        let owner = v["conductor"].as_str().unwrap_or_default().to_string();
+        let (st, v) = api.delete(&format!("{lurl}/v1/nodes/{uuid}")).await;
+        assert_eq!(st, 204, "{v}");
+        if !owner.is_empty() && owner != leader {
+            found = Some((uuid, owner));
+            break;
+        }
+    }
+    let (uuid, owner) = found.expect("some node owned by a follower");
+    let o = members.iter().find(|m| m.name == owner).unwrap();
+    // The owner has applied the delete (a read there is linearizable).
+    let (st, _) = api.get(&format!("{}/v1/nodes/{uuid}", o.url())).await;
+    assert_eq!(st, 404);
+
+    let pid = o.pid().unwrap().to_string();
+    let _ = std::process::Command::new("kill").args(["-STOP", &pid]).status();
+    let (st, v) = api.post(&format!("{lurl}/v1/nodes"), json!({"driver": "fake-hardware", "uuid": uuid, "name": "routed"})).await;
+    assert_eq!(st, 201, "created again while its owner is stopped: {v}");
+    let forwarded = metric(&api, &lurl, "ferric_conductor_calls_forwarded_total").await;
+    let call = {
+        let (api, url) = (api.clone(), format!("{lurl}/v1/nodes/{uuid}/states/provision"));
+        tokio::spawn(async move { api.put(&url, json!({"target": "manage"})).await })
+    };
+    eventually("the leader to send the call to the stopped owner", Duration::from_secs(10), || async {
+        (metric(&api, &lurl, "ferric_conductor_calls_forwarded_total").await > forwarded).then_some(())
+    })
+    .await;
+    let _ = std::process::Command::new("kill").args(["-CONT", &pid]).status();
+    let (st, v) = call.await.unwrap();
+    assert_eq!(st, 202, "manage, served by the owner {owner} just woken: {v}");
+    eventually("the node to become manageable", Duration::from_secs(20), || async {
+        let (_, v) = api.get(&format!("{lurl}/v1/nodes/{uuid}")).await;
+        (v["provision_state"] == "manageable").then_some(())
+    })
+    .await;
 }

@@ -19,6 +19,9 @@ use uuid::Uuid;
 
 const ROUTE_ATTEMPTS: usize = 6;
 
+/// How long a member that was sent a call waits to apply what the sender had applied.
+const CALLER_CATCH_UP: Duration = Duration::from_secs(3);
+
 /// How the receiver should treat a forwarded call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
@@ -35,6 +38,11 @@ pub struct Envelope {
     pub from: String,
     pub mode: Mode,
     pub ring_version: u64,
+    /// The sender's applied index when it routed the call: the receiver acts only once it has
+    /// applied as much, so it sees every change the sender saw (a node created and acknowledged
+    /// a moment ago is never "not found" on a member that lags). Absent (0) from older members.
+    #[serde(default)]
+    pub min_applied: u64,
     pub request: ConductorRequest,
 }
 
@@ -91,6 +99,7 @@ impl Conductor {
                             from: self.me.clone(),
                             mode: Mode::Route,
                             ring_version: ring.version,
+                            min_applied: self.applied_index(),
                             request: req.clone(),
                         };
                         match self.send(&leader.peer_addr, &env).await {
@@ -108,7 +117,7 @@ impl Conductor {
                 return Err(no_conductor(&node.driver, &node.conductor_group));
             };
             if owner == self.me {
-                match self.serve_owned(uuid, ring.version, req.clone()).await {
+                match self.serve_owned(uuid, ring.version, 0, req.clone()).await {
                     Err(Error::NotOwner { ring_version, .. }) => {
                         self.catch_up(ring_version).await;
                         last = Error::unavailable(format!("ownership of node {uuid} is moving; retry"));
@@ -127,6 +136,7 @@ impl Conductor {
                 from: self.me.clone(),
                 mode: Mode::Serve,
                 ring_version: ring.version,
+                min_applied: self.applied_index(),
                 request: req.clone(),
             };
             self.metrics.calls_forwarded.fetch_add(1, Ordering::Relaxed);
@@ -150,9 +160,25 @@ impl Conductor {
         }
     }
 
-    /// Serves a node-scoped call if this member owns the node at `ring_version` or later.
-    async fn serve_owned(self: &Arc<Self>, uuid: Uuid, ring_version: u64, req: ConductorRequest) -> Result<ConductorReply, Error> {
+    /// This member's applied index (0 before it has joined a cluster).
+    fn applied_index(&self) -> u64 {
+        self.cluster.node().map(|n| n.applied_index()).unwrap_or(0)
+    }
+
+    /// Waits (bounded) until this member applied `index`, the index the caller had applied: an
+    /// error if it does not get there, rather than acting on older state.
+    async fn caught_up_with_caller(&self, index: u64) -> Result<(), Error> {
+        let Some(n) = self.cluster.node() else { return Ok(()) };
+        n.wait_applied(index, CALLER_CATCH_UP).await.map_err(|e| {
+            Error::unavailable(format!("conductor {} has not yet caught up with the member that routed the call ({e}); retry", self.me))
+        })
+    }
+
+    /// Serves a node-scoped call if this member owns the node at `ring_version` or later, once it
+    /// has applied `min_applied` (what the member that routed the call had applied).
+    async fn serve_owned(self: &Arc<Self>, uuid: Uuid, ring_version: u64, min_applied: u64, req: ConductorRequest) -> Result<ConductorReply, Error> {
         self.catch_up(ring_version).await;
+        self.caught_up_with_caller(min_applied).await?;
         let ring = self.ring();
         let node = self.read(|s| s.nodes.get(&uuid).cloned()).ok_or(Error::NodeNotFound { node: uuid.to_string() })?;
         if self.owner_in(&ring, &node).as_deref() != Some(self.me.as_str()) {
@@ -175,7 +201,7 @@ impl Conductor {
         let Some(addr) = target else {
             return Err(Error::DriverNotFound { driver: driver.to_string() });
         };
-        let env = Envelope { schema: SCHEMA_VERSION, from: self.me.clone(), mode: Mode::Serve, ring_version: 0, request: req };
+        let env = Envelope { schema: SCHEMA_VERSION, from: self.me.clone(), mode: Mode::Serve, ring_version: 0, min_applied: 0, request: req };
         self.send(&addr, &env).await.map_err(Sent::into_error)
     }
 
@@ -212,9 +238,10 @@ impl Conductor {
         match (classify(&env.request), env.mode) {
             (Target::Node(uuid), Mode::Route) => {
                 self.catch_up(env.ring_version).await;
+                self.caught_up_with_caller(env.min_applied).await?;
                 self.route_node(uuid, env.request, false).await
             }
-            (Target::Node(uuid), Mode::Serve) => self.serve_owned(uuid, env.ring_version, env.request).await,
+            (Target::Node(uuid), Mode::Serve) => self.serve_owned(uuid, env.ring_version, env.min_applied, env.request).await,
             (Target::Driver(_), _) => self.handle_driver(env.request).await,
             (Target::Record, _) => self.handle_record(env.request).await,
         }
@@ -269,10 +296,17 @@ mod tests {
             from: "m9".into(),
             mode: Mode::Serve,
             ring_version: 7,
+            min_applied: 12,
             request: ConductorRequest::GetTopicFor { node: Uuid::nil() },
         };
         let back: Envelope = serde_json::from_slice(&serde_json::to_vec(&env).unwrap()).unwrap();
         assert_eq!(back.schema, 99);
+        assert_eq!(back.min_applied, 12);
+        // From a member before `min_applied`: absent, so nothing more to wait for.
+        let mut old = serde_json::to_value(&env).unwrap();
+        old.as_object_mut().unwrap().remove("min_applied");
+        let back: Envelope = serde_json::from_value(old).unwrap();
+        assert_eq!(back.min_applied, 0);
         assert!(matches!(back.request, ConductorRequest::GetTopicFor { .. }));
     }
 }
