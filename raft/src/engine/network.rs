@@ -1,5 +1,6 @@
-//! openraft's network over the peer gRPC transport: append, vote and pre-vote as unary JSON calls
-//! with openraft's deadlines; snapshots streamed from the snapshot file in 1 MiB chunks.
+//! openraft's network over the peer gRPC transport: appends pipelined on one stream per follower
+//! (or unary), vote and pre-vote as unary JSON calls, with openraft's deadlines (an append's
+//! grows with its size); snapshots streamed from the snapshot file in 1 MiB chunks.
 
 use super::{MemberNode, SnapshotFile, TypeConfig, Vote};
 use crate::transport::{pb, status_error, Method, PeerClients, TransportError};
