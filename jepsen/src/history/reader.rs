@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// Every line of a JSON Lines file, read line by line (a soak's files are tens of MB; older
-/// histories, with set reads in full, are gigabytes), never held whole as text. A truncated last line (the harness was killed mid-write) is ignored; a bad
-/// line elsewhere is an error.
+/// histories, with set reads in full, are gigabytes), never held whole as text. A truncated last
+/// line (the harness was killed mid-write) is ignored; a bad line elsewhere is an error.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     read_jsonl_with(path, |item| item)
 }

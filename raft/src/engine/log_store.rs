@@ -32,7 +32,7 @@ pub(crate) struct LogStore {
 /// by bytes. The newest entry is always kept, however large, so the cache stays contiguous up to
 /// the tail.
 #[derive(Default)]
-pub(crate) struct LogCache {
+struct LogCache {
     entries: BTreeMap<u64, (Entry, usize)>,
     bytes: usize,
 }
