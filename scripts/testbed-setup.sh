@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian 12 machine (idempotent):
-# system packages (RocksDB bindings, protoc, ipmi_sim, ipmitool, wrk) and a Python venv with the
-# real Ironic clients and the Redfish emulator. Needs root for apt-get (or sudo).
+# system packages (RocksDB bindings, protoc, ipmi_sim, ipmitool, wrk, and nft and ip for the
+# Jepsen harness's network namespaces) and a Python venv with the real Ironic clients and the
+# Redfish emulator. Needs root for apt-get (or sudo).
 set -euo pipefail
 FERRIC_VENV="${FERRIC_VENV:-$HOME/.cache/ferric/venv}"
-PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk build-essential pkg-config curl openssl"
+PKGS="libclang-dev protobuf-compiler openipmi ipmitool wrk build-essential pkg-config curl openssl nftables iproute2"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
