@@ -110,3 +110,82 @@ async fn a_member_without_append_streams_is_replicated_to() {
         }
     }
 }
+
+async fn provision(api: &Api, base: &str, uuid: &str, body: serde_json::Value, want: &str) {
+    let (st, v) = api.put(&format!("{base}/v1/nodes/{uuid}/states/provision"), body).await;
+    assert_eq!(st, 202, "{v}");
+    eventually(&format!("{uuid} reaches {want}"), Duration::from_secs(30), || async {
+        let (st, v) = api.get(&format!("{base}/v1/nodes/{uuid}")).await;
+        (st == 200 && v["provision_state"] == want && v["target_provision_state"].is_null() && v["reservation"].is_null())
+            .then_some(())
+    })
+    .await
+}
+
+/// A deploy's config drive is stored apart from the node record once every registered conductor
+/// speaks schema 2; while one still speaks 1 (mid-upgrade), it stays inline in `instance_info`
+/// as before, so an older member reads every record it is sent. Either way the API masks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_drive_is_stored_apart_only_once_every_member_speaks_schema_2() {
+    use ferric_model::{Command, ConductorRecord, Timestamp};
+    let root = fast_tempdir();
+    let mut m = Member::start("s", root.path(), TEST_CONFIG, None);
+    let api = Api::default();
+    let base = m.url();
+    let drive = "H4sIAAAAAAAAA".repeat(200_000);
+    let mut nodes = Vec::new();
+    for name in ["apart", "inline"] {
+        let (st, n) = api.create_node(&base, name).await;
+        assert_eq!(st, 201, "{n}");
+        let u = n["uuid"].as_str().unwrap().to_string();
+        provision(&api, &base, &u, serde_json::json!({"target": "manage"}), "manageable").await;
+        provision(&api, &base, &u, serde_json::json!({"target": "provide"}), "available").await;
+        nodes.push(u);
+    }
+    let deploy = serde_json::json!({"target": "active", "configdrive": drive});
+    provision(&api, &base, &nodes[0], deploy.clone(), "active").await;
+
+    // A conductor of schema 1 registers (an older member, mid-upgrade): the cluster's active
+    // schema drops to 1.
+    let cid = api.status(&base).await.unwrap()["cluster_id"].as_str().unwrap().to_string();
+    let clients = PeerClients::new(Duration::from_secs(2));
+    clients.set_cluster_id(&cid);
+    let record = ConductorRecord {
+        hostname: "older-member".into(),
+        conductor_group: String::new(),
+        hardware_types: vec![],
+        online: true,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+        heartbeat_seq: 0,
+        schema: 1,
+        peer_addr: "127.0.0.1:9".into(),
+        api_addr: "127.0.0.1:9".into(),
+    };
+    let now = Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64);
+    let fw = serde_json::json!({"schema": 1, "command": Command::RegisterConductor { record, now }});
+    clients.call(&m.peer, Method::ForwardWrite, serde_json::to_vec(&fw).unwrap(), Duration::from_secs(5)).await.unwrap();
+    eventually("the older conductor is listed", Duration::from_secs(10), || async {
+        let (_, v) = api.get(&format!("{base}/v1/conductors")).await;
+        v["conductors"].as_array()?.iter().any(|c| c["hostname"] == "older-member").then_some(())
+    })
+    .await;
+    provision(&api, &base, &nodes[1], deploy, "active").await;
+    for u in &nodes {
+        let (_, v) = api.get(&format!("{base}/v1/nodes/{u}")).await;
+        assert_eq!(v["instance_info"]["configdrive"], "******", "{u}");
+    }
+
+    // On disk: the first node's record holds a marker and the drive is its own record; the
+    // second node's record holds the drive itself.
+    m.terminate();
+    let store = ferric_storage::Store::open(&m.dir, "s", ferric_storage::StoreOptions::default()).unwrap();
+    let (a, b) = (uuid::Uuid::parse_str(&nodes[0]).unwrap(), uuid::Uuid::parse_str(&nodes[1]).unwrap());
+    store.read_state(|st| {
+        assert!(st.nodes[&a].configdrive_stored_apart(), "{:?}", st.nodes[&a].instance_info.get("configdrive").map(|_| "?"));
+        assert!(!st.nodes[&b].configdrive_stored_apart());
+        assert_eq!(st.nodes[&b].instance_info["configdrive"].as_str(), Some(drive.as_str()));
+    });
+    assert_eq!(store.configdrive(a).unwrap().unwrap().as_str(), Some(drive.as_str()));
+    assert_eq!(store.configdrive(b).unwrap(), None);
+}

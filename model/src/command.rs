@@ -24,6 +24,35 @@ pub struct LockToken {
     pub generation: u64,
 }
 
+/// A config drive's content (base64 text or Ironic's JSON form), shared rather than copied
+/// when a command is cloned or retried. Its `Debug` shows only the size: it may hold secrets.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConfigDrive(pub Arc<serde_json::Value>);
+
+impl ConfigDrive {
+    pub fn new(v: serde_json::Value) -> ConfigDrive {
+        ConfigDrive(Arc::new(v))
+    }
+
+    /// Its size: the length of the base64 text, or of the JSON form's encoding.
+    pub fn size(&self) -> usize {
+        match &*self.0 {
+            serde_json::Value::String(s) => s.len(),
+            other => serde_json::to_vec(other).map(|v| v.len()).unwrap_or(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConfigDrive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.0 {
+            serde_json::Value::String(s) => write!(f, "ConfigDrive({} chars)", s.len()),
+            _ => write!(f, "ConfigDrive(object)"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// First entry of a new cluster: records its identity.
@@ -57,6 +86,11 @@ pub enum Command {
         expected_revision: Option<u64>,
         update: Option<Box<Node>>,
         now: Timestamp,
+        /// A deploy's config drive, stored apart from the node record (schema 2): the node's
+        /// `instance_info.configdrive` becomes a small marker and later writes of the node do
+        /// not carry the drive again. Only with `update`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        configdrive: Option<ConfigDrive>,
     },
     /// Write the node under the lock (refused unless `lock` is the current reservation); with
     /// `release`, the lock is freed in the same step.
@@ -130,7 +164,10 @@ impl Command {
     /// newer member proposes a command only when every registered conductor speaks its schema
     /// (else older members could not decode the log entry).
     pub fn min_schema(&self) -> u32 {
-        1
+        match self {
+            Command::AcquireLock { configdrive: Some(_), .. } => 2,
+            _ => 1,
+        }
     }
 
     /// A short name for logs and metrics.

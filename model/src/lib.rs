@@ -26,7 +26,7 @@ pub mod volume;
 
 pub use backend::{Backend, BoxFuture};
 pub use chassis::Chassis;
-pub use command::{Applied, Command, LockToken, Response};
+pub use command::{Applied, Command, ConfigDrive, LockToken, Response};
 pub use conductor::{ConductorRecord, HardwareTypeInfo, InterfaceChoice};
 pub use error::Error;
 pub use event::PendingEvent;
@@ -40,7 +40,7 @@ pub use time::Timestamp;
 pub use volume::{VolumeConnector, VolumeTarget};
 
 /// The record and RPC schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The oldest schema version this build still reads and serves (rolling upgrades: N-1).
 pub const MIN_SCHEMA_VERSION: u32 = 1;
 

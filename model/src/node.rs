@@ -318,6 +318,29 @@ impl Node {
     }
 }
 
+/// The `instance_info` key of a deploy's config drive.
+pub const CONFIGDRIVE: &str = "configdrive";
+/// The one key of the marker that stands in `instance_info.configdrive` when the drive is stored
+/// apart from the node record (its value: the drive's size in bytes).
+pub const STORED_APART: &str = "ferric_stored_apart_bytes";
+
+/// The marker for a config drive of `bytes` stored apart from the node record.
+pub fn configdrive_marker(bytes: usize) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert(STORED_APART.into(), Value::from(bytes as u64));
+    Value::Object(m)
+}
+
+impl Node {
+    /// Whether `instance_info.configdrive` is the marker of a drive stored apart (schema 2).
+    pub fn configdrive_stored_apart(&self) -> bool {
+        match self.instance_info.get(CONFIGDRIVE) {
+            Some(Value::Object(m)) => m.len() == 1 && m.get(STORED_APART).is_some_and(Value::is_u64),
+            _ => false,
+        }
+    }
+}
+
 /// Keys of `driver_info` / `instance_info` whose values Ironic masks as `******`.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();

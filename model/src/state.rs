@@ -6,11 +6,11 @@
 //! records it changed, which `storage` writes in the same batch as `last_applied`.
 
 use crate::chassis::Chassis;
-use crate::command::{Applied, Command, LockToken, Response};
+use crate::command::{Applied, Command, ConfigDrive, LockToken, Response};
 use crate::conductor::ConductorRecord;
 use crate::error::Error;
 use crate::event::PendingEvent;
-use crate::node::{Node, Reservation};
+use crate::node::{configdrive_marker, Node, Reservation, CONFIGDRIVE};
 use crate::port::Port;
 use crate::portgroup::Portgroup;
 use crate::states::PowerState;
@@ -50,6 +50,9 @@ pub enum RecordKey {
 #[derive(Debug, Clone)]
 pub enum Change {
     Node { old: Option<Arc<Node>>, new: Option<Arc<Node>> },
+    /// A node's config drive stored apart from its record: written with the deploy's lock, gone
+    /// once the node no longer refers to it (undeploy, a new drive inline, delete).
+    ConfigDrive { node: Uuid, data: Option<ConfigDrive> },
     Port { old: Option<Arc<Port>>, new: Option<Arc<Port>> },
     Portgroup { uuid: Uuid, new: Option<Arc<Portgroup>> },
     Chassis { uuid: Uuid, new: Option<Arc<Chassis>> },
@@ -178,7 +181,10 @@ pub fn apply(state: &mut State, index: u64, cmd: &Command) -> (Response, Vec<Cha
     let mut changes = vec![Change::Meta];
     let result = apply_inner(state, index, now, cmd, &mut changes);
     match result {
-        Ok(applied) => (Response::Ok(applied), changes),
+        Ok(applied) => {
+            drop_unreferenced_configdrives(&mut changes);
+            (Response::Ok(applied), changes)
+        }
         Err(e) => {
             // A refusal changes nothing but the clock.
             debug_assert!(changes.len() == 1, "a refused command must not have changed records");
@@ -341,7 +347,10 @@ fn apply_inner(
             Ok(Applied::Done)
         }
 
-        Command::AcquireLock { uuid, holder, purpose, expected_revision, update, .. } => {
+        Command::AcquireLock { uuid, holder, purpose, expected_revision, update, configdrive, .. } => {
+            if configdrive.is_some() && update.is_none() {
+                return Err(Error::invalid("a config drive is stored only with an update of its node"));
+            }
             let cur = get_node(st, *uuid)?;
             if let Some(exp) = expected_revision {
                 check_revision("Node", &uuid.to_string(), *exp, cur.revision)?;
@@ -370,9 +379,15 @@ fn apply_inner(
             };
             n.reservation =
                 Some(Reservation { holder: holder.clone(), generation: index, purpose: purpose.clone(), acquired_at: now });
+            if let Some(cd) = configdrive {
+                n.instance_info.insert(CONFIGDRIVE.into(), configdrive_marker(cd.size()));
+            }
             check_node_refs(st, Some(&cur), &n)?;
             let n = Arc::new(n);
             put_node(st, Some(cur.clone()), n.clone(), changes);
+            if let Some(cd) = configdrive {
+                changes.push(Change::ConfigDrive { node: *uuid, data: Some(cd.clone()) });
+            }
             maybe_power_event(st, index, now, &cur, &n, changes);
             Ok(Applied::Locked { generation: index, node: n })
         }
@@ -768,6 +783,22 @@ fn check_node_refs(st: &State, old: Option<&Node>, n: &Node) -> Result<(), Error
     Ok(())
 }
 
+/// A config drive stored apart lives exactly as long as its node's `instance_info` refers to it.
+fn drop_unreferenced_configdrives(changes: &mut Vec<Change>) {
+    let gone: Vec<Uuid> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Node { old: Some(o), new }
+                if o.configdrive_stored_apart() && !new.as_ref().is_some_and(|n| n.configdrive_stored_apart()) =>
+            {
+                Some(o.uuid)
+            }
+            _ => None,
+        })
+        .collect();
+    changes.extend(gone.into_iter().map(|node| Change::ConfigDrive { node, data: None }));
+}
+
 fn put_node(st: &mut State, old: Option<Arc<Node>>, new: Arc<Node>, changes: &mut Vec<Change>) {
     if let Some(o) = &old {
         if o.name != new.name {
@@ -968,12 +999,103 @@ mod tests {
                 expected_revision: None,
                 update: None,
                 now: t(3),
+                configdrive: None,
             }) {
                 Response::Ok(Applied::Locked { generation, .. }) => Ok(generation),
                 Response::Ok(other) => panic!("{other:?}"),
                 Response::Refused(e) => Err(e),
             }
         }
+    }
+
+    /// Applies `c` and returns its changes (test helper for the config drive records).
+    fn changes_of(l: &mut Log, c: Command) -> (Response, Vec<Change>) {
+        l.index += 1;
+        apply(&mut l.st, l.index, &c)
+    }
+
+    fn drive_changes(ch: &[Change]) -> Vec<(Uuid, Option<usize>)> {
+        ch.iter()
+            .filter_map(|c| match c {
+                Change::ConfigDrive { node, data } => Some((*node, data.as_ref().map(|d| d.size()))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_config_drive_stored_apart_lives_as_long_as_its_node_refers_to_it() {
+        let mut l = Log::new();
+        let n = l.node("cd");
+        let drive = ConfigDrive::new(serde_json::Value::String("H4sI".repeat(1000)));
+        let lock = |l: &Log, update: Node, drive: Option<ConfigDrive>| Command::AcquireLock {
+            uuid: update.uuid,
+            holder: "a".into(),
+            purpose: "deploy".into(),
+            expected_revision: Some(l.st.nodes[&update.uuid].revision),
+            update: Some(Box::new(update)),
+            now: t(4),
+            configdrive: drive,
+        };
+        // The schema: such a lock needs every member at 2; without a drive, 1 as before.
+        let c = lock(&l, (*n).clone(), Some(drive.clone()));
+        assert_eq!(c.min_schema(), 2);
+        assert_eq!(lock(&l, (*n).clone(), None).min_schema(), 1);
+        // Granted: the node carries a small marker, and the drive is one change of its own.
+        let (r, ch) = changes_of(&mut l, c);
+        let Response::Ok(Applied::Locked { generation, node }) = r else { panic!("{r:?}") };
+        assert!(node.configdrive_stored_apart());
+        assert_eq!(node.instance_info[CONFIGDRIVE][crate::node::STORED_APART], 4000);
+        assert_eq!(drive_changes(&ch), vec![(n.uuid, Some(4000))]);
+        let record = serde_json::to_vec(&*node).unwrap();
+        assert!(record.len() < 2000, "the record does not carry the drive: {} bytes", record.len());
+        // A later write of the node under the lock keeps the marker and does not touch the drive.
+        let token = LockToken { holder: "a".into(), generation };
+        let mut next = (*node).clone();
+        next.deploy_step = Default::default();
+        next.power_state = Some(PowerState::On);
+        let (r, ch) = changes_of(&mut l, Command::SaveNode { node: Box::new(next), lock: token.clone(), release: true, now: t(5) });
+        assert!(matches!(r, Response::Ok(_)), "{r:?}");
+        assert!(drive_changes(&ch).is_empty(), "{:?}", drive_changes(&ch));
+        // Undeploy empties instance_info: the drive goes in the same step.
+        let cur = l.st.nodes[&n.uuid].clone();
+        let mut torn = (*cur).clone();
+        torn.instance_info.clear();
+        let c = lock(&l, torn, None);
+        let (r, ch) = changes_of(&mut l, c);
+        assert!(matches!(r, Response::Ok(_)), "{r:?}");
+        assert_eq!(drive_changes(&ch), vec![(n.uuid, None)]);
+        let Response::Ok(Applied::Locked { generation, .. }) = r else { unreachable!() };
+        l.ok(Command::ReleaseLock { uuid: n.uuid, lock: LockToken { holder: "a".into(), generation }, now: t(6) });
+        // Deleting a node whose drive is stored apart deletes the drive.
+        let cur = l.st.nodes[&n.uuid].clone();
+        let c = lock(&l, (*cur).clone(), Some(drive.clone()));
+        let (r, _) = changes_of(&mut l, c);
+        let Response::Ok(Applied::Locked { generation, .. }) = r else { panic!("{r:?}") };
+        l.ok(Command::ReleaseLock { uuid: n.uuid, lock: LockToken { holder: "a".into(), generation }, now: t(7) });
+        let (r, ch) = changes_of(&mut l, Command::DeleteNode { uuid: n.uuid, expected_revision: None, lock: None, now: t(8) });
+        assert!(matches!(r, Response::Ok(_)), "{r:?}");
+        assert_eq!(drive_changes(&ch), vec![(n.uuid, None)]);
+        // A drive without a node update, or a refused lock, writes nothing.
+        let m = l.node("cd2");
+        let e = l.refused(Command::AcquireLock {
+            uuid: m.uuid,
+            holder: "a".into(),
+            purpose: "deploy".into(),
+            expected_revision: None,
+            update: None,
+            now: t(9),
+            configdrive: Some(drive.clone()),
+        });
+        assert!(e.to_string().contains("config drive"), "{e}");
+        let mut stale = lock(&l, (*m).clone(), Some(drive));
+        if let Command::AcquireLock { expected_revision, .. } = &mut stale {
+            *expected_revision = Some(0);
+        }
+        let (r, ch) = changes_of(&mut l, stale);
+        assert!(matches!(r, Response::Refused(Error::RevisionMismatch { .. })), "{r:?}");
+        assert!(drive_changes(&ch).is_empty());
+        assert!(!l.st.nodes[&m.uuid].configdrive_stored_apart());
     }
 
     #[test]

@@ -294,7 +294,9 @@ impl Cluster {
                 last = "no leader known".into();
                 continue;
             };
-            let body = serde_json::to_vec(&ForwardedWrite { schema: SCHEMA_VERSION, command: cmd.clone() })
+            // The schema the leader needs to decode this command (an older leader still takes the
+            // commands of its own schema from an upgraded follower).
+            let body = serde_json::to_vec(&ForwardedWrite { schema: cmd.min_schema(), command: cmd.clone() })
                 .map_err(|e| Error::internal(e.to_string()))?;
             let timeout = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
             match self.clients.call(&leader.peer_addr, Method::ForwardWrite, body, timeout).await {

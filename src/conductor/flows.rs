@@ -8,7 +8,10 @@ use super::task::{Patience, Task};
 use super::{secs, Conductor};
 use ferric_drivers::{NodeInterfaces, StepResult, TaskContext};
 use ferric_model::steps::{Step, StepKind};
-use ferric_model::{transition, Error, InterfaceKind, Node, PowerAction, PowerState, ProvisionEvent, ProvisionState, ProvisionVerb};
+use ferric_model::node::CONFIGDRIVE;
+use ferric_model::{
+    transition, ConfigDrive, Error, InterfaceKind, Node, PowerAction, PowerState, ProvisionEvent, ProvisionState, ProvisionVerb,
+};
 use ferric_model::rpc::ConductorReply;
 use serde_json::Value;
 use std::sync::Arc;
@@ -65,6 +68,21 @@ impl Conductor {
         verb: &str,
         event: ProvisionEvent,
         job: Job,
+        check: impl FnMut(&Node) -> Result<(), Error>,
+        mutate: impl FnMut(&mut Node),
+    ) -> Result<ConductorReply, Error> {
+        self.start_job_carrying(uuid, verb, event, job, None, check, mutate).await
+    }
+
+    /// `start_job` whose lock grant also stores a config drive apart from the node record.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn start_job_carrying(
+        self: &Arc<Self>,
+        uuid: Uuid,
+        verb: &str,
+        event: ProvisionEvent,
+        job: Job,
+        configdrive: Option<ConfigDrive>,
         mut check: impl FnMut(&Node) -> Result<(), Error>,
         mut mutate: impl FnMut(&mut Node),
     ) -> Result<ConductorReply, Error> {
@@ -73,7 +91,7 @@ impl Conductor {
         let permit = self.try_worker()?;
         let now = self.clock.now();
         let task = self
-            .lock_node(uuid, verb, Patience::Normal, |n| {
+            .lock_node_carrying(uuid, verb, Patience::Normal, configdrive, |n| {
                 check(n)?;
                 let next = transition(n.provision_state, event).ok_or_else(|| invalid_state(verb, n))?;
                 let mut n = n.clone();
@@ -233,11 +251,19 @@ impl Conductor {
         let event = if rebuild { ProvisionEvent::Rebuild } else { ProvisionEvent::Deploy };
         let verb = if rebuild { "rebuild" } else { "active" };
         let maint_ok = self.cfg.allow_provisioning_in_maintenance;
-        self.start_job(
+        // Once every member speaks schema 2, the drive is written once, apart from the node
+        // record, instead of riding along with every later write of the node (and staying in
+        // every member's memory) until undeploy; before that, inline as Ironic keeps it.
+        let (apart, inline) = match configdrive {
+            Some(cd) if self.read(|s| s.active_schema()) >= 2 => (Some(ConfigDrive::new(cd)), None),
+            other => (None, other),
+        };
+        self.start_job_carrying(
             uuid,
             verb,
             event,
             Job::Deploy(plan),
+            apart,
             move |n| {
                 if n.maintenance && !maint_ok {
                     return Err(Error::NodeInMaintenance { op: "provisioning".into(), node: n.uuid.to_string() });
@@ -250,8 +276,8 @@ impl Conductor {
                 Ok(())
             },
             move |n| {
-                if let Some(cd) = &configdrive {
-                    n.instance_info.insert("configdrive".into(), cd.clone());
+                if let Some(cd) = &inline {
+                    n.instance_info.insert(CONFIGDRIVE.into(), cd.clone());
                 }
                 n.deploy_step = Default::default();
             },

@@ -31,6 +31,12 @@ pub enum Mode {
     Serve,
 }
 
+/// The schema a conductor call asks its receiver to speak. Calls and their answers have kept
+/// their shape since schema 1, so a member of the previous version still serves an upgraded
+/// member's calls mid-upgrade (schema 2 changed only a replicated command). Raise it when a call
+/// or an answer changes shape.
+const CALL_SCHEMA: u32 = 1;
+
 /// A conductor call between members.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
@@ -95,7 +101,7 @@ impl Conductor {
                 if let Some((_, leader)) = self.cluster.node().and_then(|n| n.leader()) {
                     if leader.name != self.me {
                         let env = Envelope {
-                            schema: SCHEMA_VERSION,
+                            schema: CALL_SCHEMA,
                             from: self.me.clone(),
                             mode: Mode::Route,
                             ring_version: ring.version,
@@ -132,7 +138,7 @@ impl Conductor {
                 continue;
             };
             let env = Envelope {
-                schema: SCHEMA_VERSION,
+                schema: CALL_SCHEMA,
                 from: self.me.clone(),
                 mode: Mode::Serve,
                 ring_version: ring.version,
@@ -201,7 +207,7 @@ impl Conductor {
         let Some(addr) = target else {
             return Err(Error::DriverNotFound { driver: driver.to_string() });
         };
-        let env = Envelope { schema: SCHEMA_VERSION, from: self.me.clone(), mode: Mode::Serve, ring_version: 0, min_applied: 0, request: req };
+        let env = Envelope { schema: CALL_SCHEMA, from: self.me.clone(), mode: Mode::Serve, ring_version: 0, min_applied: 0, request: req };
         self.send(&addr, &env).await.map_err(Sent::into_error)
     }
 

@@ -6,7 +6,7 @@
 use super::{secs, Conductor};
 use ferric_drivers::TaskContext;
 use ferric_model::command::LockToken;
-use ferric_model::{Applied, Command, Error, Node, Port, Portgroup};
+use ferric_model::{Applied, Command, ConfigDrive, Error, Node, Port, Portgroup};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -43,6 +43,19 @@ impl Conductor {
         uuid: Uuid,
         purpose: &str,
         patience: Patience,
+        prepare: impl FnMut(&Node) -> Result<Option<Node>, Error>,
+    ) -> Result<Task, Error> {
+        self.lock_node_carrying(uuid, purpose, patience, None, prepare).await
+    }
+
+    /// `lock_node` whose grant also stores a deploy's config drive apart from the node record
+    /// (`prepare` must return the node to write: the drive goes with that write).
+    pub(crate) async fn lock_node_carrying(
+        self: &Arc<Self>,
+        uuid: Uuid,
+        purpose: &str,
+        patience: Patience,
+        configdrive: Option<ConfigDrive>,
         mut prepare: impl FnMut(&Node) -> Result<Option<Node>, Error>,
     ) -> Result<Task, Error> {
         if self.draining.load(Ordering::Relaxed) {
@@ -76,6 +89,7 @@ impl Conductor {
                 expected_revision: Some(cur.revision),
                 update: update.map(Box::new),
                 now: self.clock.now(),
+                configdrive: configdrive.clone(),
             };
             match self.cluster.propose(cmd).await?.into_result() {
                 Ok(Applied::Locked { generation, node }) => {

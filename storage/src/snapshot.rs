@@ -7,21 +7,24 @@
 //! everything before it. A damaged file is refused before anything is changed.
 
 use crate::store::{
-    from_json, named_cf, record_cf, reload_state, Store, CF_IDX_NODE_INSTANCE, CF_IDX_NODE_NAME, CF_IDX_PORT_MAC,
-    CF_SM_META, INDEX_CFS, KEY_LAST_APPLIED, KEY_LAST_MEMBERSHIP, KEY_STATE_META, RECORD_CFS,
+    configdrive_range, from_json, named_cf, record_cf, reload_state, Store, CF_IDX_NODE_INSTANCE, CF_IDX_NODE_NAME,
+    CF_IDX_PORT_MAC, CF_SM_META, CONFIGDRIVE_PREFIX, INDEX_CFS, KEY_LAST_APPLIED, KEY_LAST_MEMBERSHIP, KEY_STATE_META,
+    RECORD_CFS,
 };
 use crate::{StorageError, FORMAT_VERSION};
-use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"FRSNAP01";
 const END: &[u8; 8] = b"FRSNEND1";
-/// Pseudo column family id for the state meta record.
+/// Pseudo column family id for records of `sm_meta`: the state meta record and the config drives
+/// stored apart (installed under their own key, so an older reader installs them too).
 const META_ID: u8 = 255;
-/// Upper bound on a header, key or value in a snapshot file (a corrupt length is refused).
-const MAX_FIELD: u32 = 64 << 20;
+/// Upper bound on a header, key or value in a snapshot file (a corrupt length is refused, as is
+/// one longer than the file). A config drive may be up to the provision body limit (64 MiB).
+const MAX_FIELD: u32 = 256 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotHeader {
@@ -84,6 +87,12 @@ impl Store {
         for i in 0..RECORD_CFS.len() {
             count += snap.iterator_cf(record_cf(db, i), IteratorMode::Start).count() as u64;
         }
+        let (drives_from, _) = configdrive_range();
+        let drives = || {
+            snap.iterator_cf(named_cf(db, CF_SM_META), IteratorMode::From(&drives_from, Direction::Forward))
+                .take_while(|item| item.as_ref().map_or(true, |(k, _)| k.starts_with(CONFIGDRIVE_PREFIX)))
+        };
+        count += drives().count() as u64;
         let header = SnapshotHeader { format_version: FORMAT_VERSION, last_applied, last_membership, records: count };
         w.write_all(MAGIC).map_err(io("writing the snapshot"))?;
         write_field(&mut w, &serde_json::to_vec(&header).map_err(|e| StorageError::Internal(e.to_string()))?)
@@ -92,6 +101,12 @@ impl Store {
             w.write_all(&[META_ID]).map_err(io("writing the snapshot"))?;
             write_field(&mut w, KEY_STATE_META).map_err(io("writing the snapshot"))?;
             write_field(&mut w, &m).map_err(io("writing the snapshot"))?;
+        }
+        for item in drives() {
+            let (k, v) = item.map_err(|e| StorageError::Rocks(e.to_string()))?;
+            w.write_all(&[META_ID]).map_err(io("writing the snapshot"))?;
+            write_field(&mut w, &k).map_err(io("writing the snapshot"))?;
+            write_field(&mut w, &v).map_err(io("writing the snapshot"))?;
         }
         for i in 0..RECORD_CFS.len() {
             for item in snap.iterator_cf(record_cf(db, i), IteratorMode::Start) {
@@ -130,6 +145,8 @@ impl Store {
         }
         let sm = named_cf(db, CF_SM_META);
         batch.delete_cf(sm, KEY_STATE_META);
+        let (drives_from, drives_to) = configdrive_range();
+        batch.delete_range_cf(sm, drives_from, drives_to);
         for (cf_id, k, v) in &records {
             if *cf_id == META_ID {
                 batch.put_cf(sm, k, v);
@@ -195,7 +212,7 @@ pub(crate) fn read_snapshot(path: &Path) -> Result<(SnapshotHeader, Vec<Record>)
         let mut len = [0u8; 4];
         r.read_exact(&mut len).map_err(|e| corrupt(e.to_string()))?;
         let len = u32::from_le_bytes(len);
-        if len > MAX_FIELD {
+        if len > MAX_FIELD || len as usize > body_len {
             return Err(corrupt(format!("field of {len} bytes")));
         }
         let mut v = vec![0u8; len as usize];

@@ -58,6 +58,23 @@ const ALL_CFS: [&str; 14] = [
 pub(crate) const KEY_LAST_APPLIED: &[u8] = b"last_applied";
 pub(crate) const KEY_LAST_MEMBERSHIP: &[u8] = b"last_membership";
 pub(crate) const KEY_STATE_META: &[u8] = b"state_meta";
+/// Prefix in `sm_meta` of the config drives stored apart from their node records (the key ends
+/// with the node's UUID bytes). Never loaded into memory; read on demand, shipped in snapshots.
+/// They live in `sm_meta` rather than a column family of their own so that a member rolled back
+/// to the previous version (which would refuse a column family it does not know) still opens
+/// its data directory.
+pub(crate) const CONFIGDRIVE_PREFIX: &[u8] = b"configdrive/";
+
+pub(crate) fn configdrive_key(node: &uuid::Uuid) -> Vec<u8> {
+    [CONFIGDRIVE_PREFIX, node.as_bytes()].concat()
+}
+
+/// The key range of every stored config drive in `sm_meta` (`from..to`).
+pub(crate) fn configdrive_range() -> (Vec<u8>, Vec<u8>) {
+    let mut to = CONFIGDRIVE_PREFIX.to_vec();
+    *to.last_mut().expect("non-empty prefix") += 1;
+    (CONFIGDRIVE_PREFIX.to_vec(), to)
+}
 
 /// Options of a store.
 #[derive(Debug, Clone)]
@@ -465,6 +482,9 @@ impl Store {
                     put_or_delete(batch, self.cf(CF_CONDUCTORS), hostname.as_bytes(), new.as_ref())?
                 }
                 Change::Event { id, new } => put_or_delete(batch, self.cf(CF_EVENTS), &id.to_be_bytes(), new.as_ref())?,
+                Change::ConfigDrive { node, data } => {
+                    put_or_delete(batch, self.cf(CF_SM_META), &configdrive_key(node), data.as_ref())?
+                }
             }
         }
         Ok(())
@@ -474,6 +494,26 @@ impl Store {
     pub fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         let st = self.inner.state.read().expect("state lock poisoned");
         f(&st)
+    }
+
+    /// The config drive of `node` if it is stored apart from the node record (see
+    /// `Node::configdrive_stored_apart`); read from disk, never held in memory.
+    pub fn configdrive(&self, node: uuid::Uuid) -> Result<Option<serde_json::Value>, StorageError> {
+        match self.inner.db.get_pinned_cf(self.cf(CF_SM_META), configdrive_key(&node)).map_err(rocks("reading a config drive"))? {
+            Some(b) => Ok(Some(from_json("config drive", &b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many config drives are stored apart (for tests).
+    pub fn configdrive_count(&self) -> usize {
+        let (from, _) = configdrive_range();
+        self.inner
+            .db
+            .iterator_cf(self.cf(CF_SM_META), IteratorMode::From(&from, Direction::Forward))
+            .map_while(Result::ok)
+            .take_while(|(k, _)| k.starts_with(CONFIGDRIVE_PREFIX))
+            .count()
     }
 
     /// Counts of records per column family on disk (for status and tests).

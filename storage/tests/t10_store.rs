@@ -196,3 +196,61 @@ fn cluster_identity_is_sticky() {
     let s = Store::open(d.path(), "m1", StoreOptions::default()).unwrap();
     assert_eq!(s.identity().cluster_id.as_deref(), Some("cluster-a"));
 }
+
+/// A config drive stored apart from its node record: on disk only (the in-memory node holds a
+/// small marker), carried by snapshots, durable across reopen, gone with the node's reference.
+#[test]
+fn a_config_drive_is_stored_apart_and_travels_in_snapshots() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let src = Store::open(a.path(), "m1", StoreOptions::default()).unwrap();
+    let n = node("cd");
+    // Larger than the old 64 MiB bound on a snapshot field.
+    let text = "H4sI".repeat(17 << 20);
+    let drive = ferric_model::ConfigDrive::new(serde_json::Value::String(text.clone()));
+    let mut deploying = n.clone();
+    deploying.instance_info.insert("image_source".into(), "http://img".into());
+    let out = src
+        .apply_entries(vec![
+            cmd(1, Command::RegisterConductor { record: conductor(), now: t(1) }),
+            cmd(2, Command::CreateNode { node: Box::new(n.clone()), now: t(2) }),
+            cmd(
+                3,
+                Command::AcquireLock {
+                    uuid: n.uuid,
+                    holder: "m1".into(),
+                    purpose: "deploy".into(),
+                    expected_revision: None,
+                    update: Some(Box::new(deploying)),
+                    now: t(3),
+                    configdrive: Some(drive),
+                },
+            ),
+        ])
+        .unwrap();
+    assert!(matches!(out[2], Some(Response::Ok(_))), "{:?}", out[2]);
+    src.read_state(|st| assert!(st.nodes[&n.uuid].configdrive_stored_apart()));
+    assert_eq!(src.configdrive(n.uuid).unwrap().unwrap().as_str().map(str::len), Some(text.len()));
+    assert_eq!(src.configdrive_count(), 1);
+
+    let file = a.path().join("snap.bin");
+    src.build_snapshot(&file).unwrap();
+    let dst = Store::open(b.path(), "m2", StoreOptions::default()).unwrap();
+    dst.install_snapshot(&file).unwrap();
+    drop(dst);
+    let dst = Store::open(b.path(), "m2", StoreOptions::default()).unwrap();
+    dst.read_state(|st| assert!(st.nodes[&n.uuid].configdrive_stored_apart()));
+    assert_eq!(dst.configdrive(n.uuid).unwrap().unwrap().as_str(), Some(text.as_str()));
+
+    // Deleting the node deletes the drive; a snapshot then replaces it away elsewhere too.
+    src.apply_entries(vec![
+        cmd(4, Command::ReleaseLock { uuid: n.uuid, lock: ferric_model::LockToken { holder: "m1".into(), generation: 3 }, now: t(4) }),
+        cmd(5, Command::DeleteNode { uuid: n.uuid, expected_revision: None, lock: None, now: t(5) }),
+    ])
+    .unwrap();
+    assert_eq!(src.configdrive(n.uuid).unwrap(), None);
+    src.build_snapshot(&file).unwrap();
+    dst.install_snapshot(&file).unwrap();
+    assert_eq!(dst.configdrive(n.uuid).unwrap(), None);
+    assert_eq!(dst.configdrive_count(), 0);
+}
