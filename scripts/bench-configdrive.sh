@@ -16,8 +16,16 @@ R=/var/tmp/ferric-cd
 rm -rf "$R"; mkdir -p "$R"
 printf '[conductor]\nsync_power_state_interval = 0.0\n' > "$R/cfg.toml"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { # SIGTERM, then wait (bounded) for each member to finish its graceful stop
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+}
 trap cleanup EXIT
+if curl -s -o /dev/null --max-time 2 http://127.0.0.1:6385/; then
+  echo "bench-configdrive: something already answers on 127.0.0.1:6385; stop it first" >&2; exit 1
+fi
 start() { # name api peer [join]
   "$F" serve --name "$1" --data-dir "$R/$1" --api "127.0.0.1:$2" --peer "127.0.0.1:$3" \
     --config "$R/cfg.toml" ${4:+--join "$4"} > "$R/$1.log" 2>&1 &
