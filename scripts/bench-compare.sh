@@ -20,19 +20,11 @@ mkdir -p "$OUT"
 cargo build --bin ferric >/dev/null
 BIN="$CARGO_TARGET_DIR/debug/ferric"
 DATA=$(mktemp -d /work/ferric-bench.XXXXXX 2>/dev/null || mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$DATA"; }
+MEMBERS_DIR="$DATA"
+. "$ROOT/scripts/members.sh"
+cleanup() { members_stop_all; rm -rf "$DATA"; }
 trap cleanup EXIT
-
-start_member() { # name api peer [join]
-  local name=$1 api=$2 peer=$3 join=${4:-}
-  FERRIC_LOG=warn "$BIN" serve --name "$name" --data-dir "$DATA/$name" --api "$api" --peer "$peer" \
-    ${join:+--join "$join"} >"$DATA/$name.out" 2>"$DATA/$name.log" &
-  PIDS+=($!)
-  for _ in $(seq 1 600); do grep -q '^ferric: ready' "$DATA/$name.out" 2>/dev/null && return 0; sleep 0.1; done
-  echo "member $name did not start"; tail -20 "$DATA/$name.log"; exit 1
-}
-stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); rm -rf "${DATA:?}"/*; }
+stop_all() { members_stop_all; rm -rf "${DATA:?}"/*; }
 
 wrk_get() { # url label
   local url=$1 label=$2 uuid
@@ -56,16 +48,16 @@ if [ "$IRONIC" = 1 ] && [ -x "$PEER/start.sh" ] && [ -d "${HOME}/.cache/ferric-p
 fi
 
 echo "=== Ferric, one member"
-start_member f1 127.0.0.1:16385 127.0.0.1:16386
-run_harness http://127.0.0.1:16385 ferric-1 "${PIDS[0]}"
+member_start "$BIN" f1 127.0.0.1:16385 127.0.0.1:16386
+run_harness http://127.0.0.1:16385 ferric-1 "$(member_pid f1)"
 wrk_get http://127.0.0.1:16385 ferric-1
 stop_all
 
 echo "=== Ferric, three members (harness on a follower-independent member: the first)"
-start_member m1 127.0.0.1:16385 127.0.0.1:16386
-start_member m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
-start_member m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
-run_harness http://127.0.0.1:16385 ferric-3 "${PIDS[0]}"
+member_start "$BIN" m1 127.0.0.1:16385 127.0.0.1:16386
+member_start "$BIN" m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
+member_start "$BIN" m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
+run_harness http://127.0.0.1:16385 ferric-3 "$(member_pid m1)"
 wrk_get http://127.0.0.1:16385 ferric-3-leader
 wrk_get http://127.0.0.1:16395 ferric-3-follower
 if [ -z "$QUICK" ]; then

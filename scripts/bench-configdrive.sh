@@ -15,26 +15,15 @@ MB="${3:-40}"
 R=/var/tmp/ferric-cd
 rm -rf "$R"; mkdir -p "$R"
 printf '[conductor]\nsync_power_state_interval = 0.0\n' > "$R/cfg.toml"
-pids=()
-cleanup() { # SIGTERM, then wait (bounded) for each member to finish its graceful stop
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  done
-}
-trap cleanup EXIT
+MEMBERS_DIR="$R" MEMBERS_CONFIG="$R/cfg.toml"
+. "$ROOT/scripts/members.sh"
+trap members_stop_all EXIT
 if curl -s -o /dev/null --max-time 2 http://127.0.0.1:6385/; then
   echo "bench-configdrive: something already answers on 127.0.0.1:6385; stop it first" >&2; exit 1
 fi
-start() { # name api peer [join]
-  "$F" serve --name "$1" --data-dir "$R/$1" --api "127.0.0.1:$2" --peer "127.0.0.1:$3" \
-    --config "$R/cfg.toml" ${4:+--join "$4"} > "$R/$1.log" 2>&1 &
-  pids+=($!); echo $! > "$R/$1.pid"
-}
-start m1 6385 6386
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:6385/cluster/status >/dev/null && break; sleep 0.1; done
-start m2 6395 6396 127.0.0.1:6386
-start m3 6405 6406 127.0.0.1:6386
+member_start "$F" m1 127.0.0.1:6385 127.0.0.1:6386
+member_start "$F" m2 127.0.0.1:6395 127.0.0.1:6396 127.0.0.1:6386
+member_start "$F" m3 127.0.0.1:6405 127.0.0.1:6406 127.0.0.1:6386
 voters() { curl -s http://127.0.0.1:6385/cluster/status | python3 -c \
   'import sys,json; print(sum(1 for m in json.load(sys.stdin)["members"] if m.get("role")=="voter"))' 2>/dev/null || echo 0; }
 for _ in $(seq 1 300); do [ "$(voters)" = 3 ] && break; sleep 0.2; done

@@ -16,21 +16,17 @@ R=/var/tmp/ferric-upgrade
 rm -rf "$R"; mkdir -p "$R"
 # A long heartbeat timeout: a member being swapped is not taken over meanwhile.
 printf '[conductor]\nsync_power_state_interval = 0.0\nheartbeat_timeout = 60.0\n' > "$R/cfg.toml"
-ports() { case $1 in m1) echo 6385 6386;; m2) echo 6395 6396;; m3) echo 6405 6406;; esac; }
+MEMBERS_DIR="$R" MEMBERS_CONFIG="$R/cfg.toml"
+. "$(dirname "${BASH_SOURCE[0]}")/members.sh"
+trap members_stop_all EXIT
 start() { # binary name [join]
-  local a p; read -r a p < <(ports "$2")
-  "$1" serve --name "$2" --data-dir "$R/$2" --api "127.0.0.1:$a" --peer "127.0.0.1:$p" \
-    --config "$R/cfg.toml" ${3:+--join "$3"} >> "$R/$2.log" 2>&1 &
-  echo $! > "$R/$2.pid"
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$a/cluster/status" >/dev/null && return 0; sleep 0.1; done
-  echo "member $2 did not start; see $R/$2.log" >&2; return 1
+  case $2 in
+    m1) member_start "$1" m1 127.0.0.1:6385 127.0.0.1:6386 ${3:-} ;;
+    m2) member_start "$1" m2 127.0.0.1:6395 127.0.0.1:6396 ${3:-} ;;
+    m3) member_start "$1" m3 127.0.0.1:6405 127.0.0.1:6406 ${3:-} ;;
+  esac
 }
-stop() { # SIGTERM, then wait (bounded) for the graceful stop
-  local pid; pid=$(cat "$R/$1.pid"); kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-}
-trap 'for m in m1 m2 m3; do [ -f "$R/$m.pid" ] && stop $m; done' EXIT
+stop() { member_stop "$1"; }
 settle() { # until a leader is known and every member is a voter the leader reaches
   for _ in $(seq 1 300); do
     curl -s http://127.0.0.1:6395/cluster/status 2>/dev/null | python3 -c '

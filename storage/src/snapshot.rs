@@ -7,7 +7,7 @@
 //! everything before it. A damaged file is refused before anything is changed.
 
 use crate::store::{
-    configdrive_range, from_json, named_cf, record_cf, reload_state, Store, CF_IDX_NODE_INSTANCE, CF_IDX_NODE_NAME,
+    configdrive_entries, configdrive_range, from_json, named_cf, record_cf, reload_state, Store, CF_IDX_NODE_INSTANCE, CF_IDX_NODE_NAME,
     CF_IDX_PORT_MAC, CF_SM_META, CONFIGDRIVE_PREFIX, INDEX_CFS, KEY_LAST_APPLIED, KEY_LAST_MEMBERSHIP, KEY_STATE_META,
     RECORD_CFS,
 };
@@ -87,10 +87,9 @@ impl Store {
         for i in 0..RECORD_CFS.len() {
             count += snap.iterator_cf(record_cf(db, i), IteratorMode::Start).count() as u64;
         }
-        let (drives_from, _) = configdrive_range();
         let drives = || {
-            snap.iterator_cf(named_cf(db, CF_SM_META), IteratorMode::From(&drives_from, Direction::Forward))
-                .take_while(|item| item.as_ref().map_or(true, |(k, _)| k.starts_with(CONFIGDRIVE_PREFIX)))
+            let from = IteratorMode::From(CONFIGDRIVE_PREFIX, Direction::Forward);
+            configdrive_entries(snap.iterator_cf(named_cf(db, CF_SM_META), from))
         };
         count += drives().count() as u64;
         let header = SnapshotHeader { format_version: FORMAT_VERSION, last_applied, last_membership, records: count };

@@ -69,6 +69,14 @@ pub(crate) fn configdrive_key(node: &uuid::Uuid) -> Vec<u8> {
     [CONFIGDRIVE_PREFIX, node.as_bytes()].concat()
 }
 
+/// The config drives of an `sm_meta` iterator started at `CONFIGDRIVE_PREFIX`: it stops at the
+/// first other key; errors pass through.
+pub(crate) fn configdrive_entries<K: AsRef<[u8]>, V>(
+    it: impl Iterator<Item = Result<(K, V), rocksdb::Error>>,
+) -> impl Iterator<Item = Result<(K, V), rocksdb::Error>> {
+    it.take_while(|item| item.as_ref().map_or(true, |(k, _)| k.as_ref().starts_with(CONFIGDRIVE_PREFIX)))
+}
+
 /// The key range of every stored config drive in `sm_meta` (`from..to`).
 pub(crate) fn configdrive_range() -> (Vec<u8>, Vec<u8>) {
     let mut to = CONFIGDRIVE_PREFIX.to_vec();
@@ -507,13 +515,8 @@ impl Store {
 
     /// How many config drives are stored apart (for tests).
     pub fn configdrive_count(&self) -> usize {
-        let (from, _) = configdrive_range();
-        self.inner
-            .db
-            .iterator_cf(self.cf(CF_SM_META), IteratorMode::From(&from, Direction::Forward))
-            .map_while(Result::ok)
-            .take_while(|(k, _)| k.starts_with(CONFIGDRIVE_PREFIX))
-            .count()
+        let from = IteratorMode::From(CONFIGDRIVE_PREFIX, Direction::Forward);
+        configdrive_entries(self.inner.db.iterator_cf(self.cf(CF_SM_META), from)).count()
     }
 
     /// Counts of records per column family on disk (for status and tests).
