@@ -5,6 +5,11 @@
 # provisioning of 1,000 nodes on three members. Results (JSON and a markdown table) go to
 # $OUT (default ./bench-results/<timestamp>).
 #
+# Then a create sweep: the harness's create test alone at higher client concurrency (CREATE_SWEEP,
+# default "16 32 64"; N = 4,000 for Ferric, 1,000 for Ironic at the highest one only), a fresh
+# three-member cluster per run: the harness's default of 4 clients measures latency under a
+# shared CPU as much as throughput.
+#
 #   scripts/bench-compare.sh [--quick] [--no-ironic]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +39,12 @@ wrk_get() { # url label
   echo "$label GET /v1/nodes/{uuid} (wrk, c=16): $(grep Requests/sec "$OUT/wrk-$label.txt")" | tee -a "$OUT/wrk.txt"
 }
 
+CREATE_SWEEP="${CREATE_SWEEP-16 32 64}"
+sweep_create() { # url label pid concurrency n
+  python3 "$BENCH/ironic_bench.py" --url "$1" --label "$2" --server-pid "$3" --tests create \
+    --create-concurrency "$4" -n "$5" --json "$OUT/$2.json" | tee "$OUT/$2.txt"
+}
+
 run_harness() { # url label pid
   python3 "$BENCH/ironic_bench.py" --url "$1" --label "$2" --server-pid "$3" $QUICK --json "$OUT/$2.json" | tee "$OUT/$2.txt"
 }
@@ -44,6 +55,10 @@ if [ "$IRONIC" = 1 ] && [ -x "$PEER/start.sh" ] && [ -d "${HOME}/.cache/ferric-p
   IPID=$(cat "${HOME}/.cache/ferric-peers/ironic-data/ironic.pid")
   run_harness http://127.0.0.1:6385 ironic39 "$IPID" || true
   wrk_get http://127.0.0.1:6385 ironic39 || true
+  if [ -z "$QUICK" ] && [ -n "$CREATE_SWEEP" ]; then
+    c=${CREATE_SWEEP##* }
+    sweep_create http://127.0.0.1:6385 "ironic39-create-c$c" "$IPID" "$c" 1000 || true
+  fi
   bash "$PEER/stop.sh" >/dev/null 2>&1 || true
 fi
 
@@ -66,6 +81,17 @@ if [ -z "$QUICK" ]; then
     --tests create,provision,delete --json "$OUT/ferric-3-prov1000.json" | tee "$OUT/ferric-3-prov1000.txt"
 fi
 stop_all
+
+if [ -z "$QUICK" ]; then
+  for c in $CREATE_SWEEP; do
+    echo "=== Ferric, three members: create alone, $c clients (fresh cluster)"
+    member_start "$BIN" m1 127.0.0.1:16385 127.0.0.1:16386
+    member_start "$BIN" m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
+    member_start "$BIN" m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
+    sweep_create http://127.0.0.1:16385 "ferric-3-create-c$c" "$(member_pid m1)" "$c" 4000
+    stop_all
+  done
+fi
 
 # One summary per server: summarize.py takes medians over its inputs, which only means something
 # for runs of the same server.
