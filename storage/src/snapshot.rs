@@ -1,6 +1,6 @@
 //! Snapshots: every record of the state machine at one applied index, written from a consistent
 //! RocksDB snapshot into a file (streamed to followers in chunks by the Raft layer), and
-//! installed by replacing all records in one `WriteBatch`.
+//! installed by replacing all records in one `WriteBatch`, read from the file as a stream.
 //!
 //! File format: `FRSNAP01`, u32 header length, JSON header, then records
 //! (`u8 cf`, `u32 key len`, key, `u32 value len`, value), then `FRSNEND1` and a CRC-32 of
@@ -14,8 +14,9 @@ use crate::store::{
 use crate::{StorageError, FORMAT_VERSION};
 use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"FRSNAP01";
 const END: &[u8; 8] = b"FRSNEND1";
@@ -125,10 +126,14 @@ impl Store {
         Ok(header)
     }
 
-    /// Replaces the whole state with the snapshot in `path`: verified first, then every record
-    /// CF and index CF rewritten in one synced `WriteBatch`, then the in-memory state reloaded.
+    /// Replaces the whole state with the snapshot in `path`: every record CF and index CF
+    /// rewritten in one synced `WriteBatch`, then the in-memory state reloaded. The file is read
+    /// as a stream, one record at a time, so the member holds the batch and one record, not the
+    /// file and its records besides; the checksum is verified before the batch is written, so a
+    /// damaged file changes nothing.
     pub fn install_snapshot(&self, path: &Path) -> Result<SnapshotHeader, StorageError> {
-        let (header, records) = read_snapshot(path)?;
+        let mut r = SnapReader::open(path)?;
+        let header = r.header()?;
         if header.format_version > FORMAT_VERSION {
             return Err(StorageError::NewerFormat { found: header.format_version, supported: FORMAT_VERSION });
         }
@@ -146,16 +151,18 @@ impl Store {
         batch.delete_cf(sm, KEY_STATE_META);
         let (drives_from, drives_to) = configdrive_range();
         batch.delete_range_cf(sm, drives_from, drives_to);
-        for (cf_id, k, v) in &records {
-            if *cf_id == META_ID {
-                batch.put_cf(sm, k, v);
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        for _ in 0..header.records {
+            let cf_id = r.record(&mut k, &mut v)?;
+            if cf_id == META_ID {
+                batch.put_cf(sm, &k, &v);
                 continue;
             }
-            let name = RECORD_CFS[*cf_id as usize];
-            batch.put_cf(named_cf(db, name), k, v);
+            let name = RECORD_CFS[cf_id as usize];
+            batch.put_cf(named_cf(db, name), &k, &v);
             // Secondary indexes are derived, not shipped.
             if name == crate::store::CF_NODES {
-                let n: ferric_model::Node = from_json("node record in snapshot", v)?;
+                let n: ferric_model::Node = from_json("node record in snapshot", &v)?;
                 if let Some(nm) = &n.name {
                     batch.put_cf(named_cf(db, CF_IDX_NODE_NAME), nm.as_bytes(), n.uuid.as_bytes());
                 }
@@ -163,10 +170,12 @@ impl Store {
                     batch.put_cf(named_cf(db, CF_IDX_NODE_INSTANCE), i.as_bytes(), n.uuid.as_bytes());
                 }
             } else if name == crate::store::CF_PORTS {
-                let p: ferric_model::Port = from_json("port record in snapshot", v)?;
+                let p: ferric_model::Port = from_json("port record in snapshot", &v)?;
                 batch.put_cf(named_cf(db, CF_IDX_PORT_MAC), p.address.as_bytes(), p.uuid.as_bytes());
             }
         }
+        drop((k, v));
+        r.finish()?;
         match &header.last_applied {
             Some(la) => batch.put_cf(sm, KEY_LAST_APPLIED, la.as_bytes()),
             None => batch.delete_cf(sm, KEY_LAST_APPLIED),
@@ -183,58 +192,101 @@ impl Store {
     }
 }
 
-type Record = (u8, Vec<u8>, Vec<u8>);
+/// Reads a snapshot file front to back, one field at a time, checking every length against the
+/// bytes left and folding the body into a CRC-32 as it goes; `finish` checks the end marker and
+/// the checksum.
+struct SnapReader {
+    r: BufReader<File>,
+    hasher: crc32fast::Hasher,
+    /// Bytes of the body (everything before the end marker) not read yet.
+    body_left: u64,
+    path: PathBuf,
+}
 
-/// Reads and verifies a snapshot file.
-pub(crate) fn read_snapshot(path: &Path) -> Result<(SnapshotHeader, Vec<Record>), StorageError> {
-    let corrupt = |detail: String| StorageError::Corrupt { what: format!("snapshot {}", path.display()), detail };
-    let bytes = std::fs::read(path).map_err(|e| StorageError::io("reading a snapshot", e))?;
-    if bytes.len() < MAGIC.len() + 4 + END.len() + 4 {
-        return Err(corrupt(format!("only {} bytes", bytes.len())));
+impl SnapReader {
+    fn open(path: &Path) -> Result<SnapReader, StorageError> {
+        let file = File::open(path).map_err(|e| StorageError::io("reading a snapshot", e))?;
+        let len = file.metadata().map_err(|e| StorageError::io("reading a snapshot", e))?.len();
+        let trailer = (END.len() + 4) as u64;
+        let mut r = SnapReader {
+            r: BufReader::with_capacity(1 << 20, file),
+            hasher: crc32fast::Hasher::new(),
+            body_left: len.saturating_sub(trailer),
+            path: path.to_path_buf(),
+        };
+        if len < (MAGIC.len() + 4) as u64 + trailer {
+            return Err(r.corrupt(format!("only {len} bytes")));
+        }
+        let mut magic = [0u8; 8];
+        r.read_exact(&mut magic)?;
+        if &magic != MAGIC {
+            return Err(r.corrupt("bad magic".into()));
+        }
+        Ok(r)
     }
-    let body_len = bytes.len() - END.len() - 4;
-    if &bytes[body_len..body_len + END.len()] != END {
-        return Err(corrupt("missing end marker (truncated?)".into()));
+
+    fn corrupt(&self, detail: String) -> StorageError {
+        StorageError::Corrupt { what: format!("snapshot {}", self.path.display()), detail }
     }
-    let want = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
-    let got = crc32fast::hash(&bytes[..body_len]);
-    if want != got {
-        return Err(corrupt(format!("checksum mismatch ({got:#x} != {want:#x})")));
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), StorageError> {
+        if buf.len() as u64 > self.body_left {
+            return Err(self.corrupt("truncated".into()));
+        }
+        self.r.read_exact(buf).map_err(|e| self.corrupt(e.to_string()))?;
+        self.hasher.update(buf);
+        self.body_left -= buf.len() as u64;
+        Ok(())
     }
-    let mut r = BufReader::new(&bytes[..body_len]);
-    let mut magic = [0u8; 8];
-    r.read_exact(&mut magic).map_err(|e| corrupt(e.to_string()))?;
-    if &magic != MAGIC {
-        return Err(corrupt("bad magic".into()));
-    }
-    let read_field = |r: &mut BufReader<&[u8]>| -> Result<Vec<u8>, StorageError> {
+
+    /// One length-prefixed field into `into` (its allocation is reused).
+    fn field(&mut self, into: &mut Vec<u8>) -> Result<(), StorageError> {
         let mut len = [0u8; 4];
-        r.read_exact(&mut len).map_err(|e| corrupt(e.to_string()))?;
+        self.read_exact(&mut len)?;
         let len = u32::from_le_bytes(len);
-        if len > MAX_FIELD || len as usize > body_len {
-            return Err(corrupt(format!("field of {len} bytes")));
+        if len > MAX_FIELD || len as u64 > self.body_left {
+            return Err(self.corrupt(format!("field of {len} bytes")));
         }
-        let mut v = vec![0u8; len as usize];
-        r.read_exact(&mut v).map_err(|e| corrupt(e.to_string()))?;
-        Ok(v)
-    };
-    let header: SnapshotHeader =
-        serde_json::from_slice(&read_field(&mut r)?).map_err(|e| corrupt(format!("header: {e}")))?;
-    let mut records = Vec::with_capacity(header.records.min(1 << 20) as usize);
-    for _ in 0..header.records {
+        into.clear();
+        into.resize(len as usize, 0);
+        self.read_exact(into)
+    }
+
+    fn header(&mut self) -> Result<SnapshotHeader, StorageError> {
+        let mut h = Vec::new();
+        self.field(&mut h)?;
+        serde_json::from_slice(&h).map_err(|e| self.corrupt(format!("header: {e}")))
+    }
+
+    /// The next record: its family id, key and value.
+    fn record(&mut self, k: &mut Vec<u8>, v: &mut Vec<u8>) -> Result<u8, StorageError> {
         let mut id = [0u8; 1];
-        r.read_exact(&mut id).map_err(|e| corrupt(e.to_string()))?;
+        self.read_exact(&mut id)?;
         if id[0] != META_ID && id[0] as usize >= RECORD_CFS.len() {
-            return Err(corrupt(format!("unknown record family {}", id[0])));
+            return Err(self.corrupt(format!("unknown record family {}", id[0])));
         }
-        let k = read_field(&mut r)?;
-        let v = read_field(&mut r)?;
-        records.push((id[0], k, v));
+        self.field(k)?;
+        self.field(v)?;
+        Ok(id[0])
     }
-    let mut rest = Vec::new();
-    r.read_to_end(&mut rest).map_err(|e| corrupt(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(corrupt(format!("{} trailing bytes", rest.len())));
+
+    /// After the last record: nothing left of the body, then the end marker and a checksum that
+    /// matches.
+    fn finish(mut self) -> Result<(), StorageError> {
+        if self.body_left != 0 {
+            return Err(self.corrupt(format!("{} trailing bytes", self.body_left)));
+        }
+        let mut end = [0u8; 8];
+        let mut crc = [0u8; 4];
+        let read = self.r.read_exact(&mut end).and_then(|_| self.r.read_exact(&mut crc));
+        read.map_err(|e| self.corrupt(e.to_string()))?;
+        if &end != END {
+            return Err(self.corrupt("missing end marker (truncated?)".into()));
+        }
+        let (want, got) = (u32::from_le_bytes(crc), self.hasher.clone().finalize());
+        if want != got {
+            return Err(self.corrupt(format!("checksum mismatch ({got:#x} != {want:#x})")));
+        }
+        Ok(())
     }
-    Ok((header, records))
 }

@@ -145,6 +145,55 @@ fn snapshot_round_trip_replaces_state_atomically() {
 }
 
 #[test]
+fn a_damaged_snapshot_anywhere_in_the_file_is_refused_and_changes_nothing() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let src = Store::open(a.path(), "m1", StoreOptions::default()).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..20u64 {
+        entries.push(cmd(1 + i, Command::CreateNode { node: Box::new(node(&format!("n{i}"))), now: t(2) }));
+    }
+    src.apply_entries(entries).unwrap();
+    let file = a.path().join("snap.bin");
+    src.build_snapshot(&file).unwrap();
+    let good = std::fs::read(&file).unwrap();
+
+    let dst = Store::open(b.path(), "m2", StoreOptions::default()).unwrap();
+    dst.apply_entries(vec![cmd(1, Command::CreateNode { node: Box::new(node("kept")), now: t(1) })]).unwrap();
+    let bad = a.path().join("bad.bin");
+    let n = good.len();
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    // Cut short at the start, inside the header, inside a record, in the trailer.
+    for cut in [0, 5, 14, n / 3, n / 2, n - 12, n - 5, n - 1] {
+        cases.push((format!("cut at {cut}"), good[..cut].to_vec()));
+    }
+    // One byte flipped anywhere: magic, a length, the header, a record, the end marker, the CRC.
+    for at in [0, 9, 14, 40, n / 3, n / 2, 2 * n / 3, n - 12, n - 9, n - 1] {
+        let mut v = good.clone();
+        v[at] ^= 0x5a;
+        cases.push((format!("byte {at} flipped"), v));
+    }
+    let mut v = good.clone();
+    v.push(0);
+    cases.push(("a byte appended".into(), v));
+    for (what, bytes) in cases {
+        std::fs::write(&bad, &bytes).unwrap();
+        match dst.install_snapshot(&bad) {
+            Err(StorageError::Corrupt { .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+        dst.read_state(|st| {
+            assert_eq!(st.nodes.len(), 1, "{what}");
+            assert!(st.find_node("kept").is_some(), "{what}");
+        });
+    }
+    // The intact file still installs.
+    std::fs::write(&bad, &good).unwrap();
+    dst.install_snapshot(&bad).unwrap();
+    dst.read_state(|st| assert_eq!(st.nodes.len(), 20));
+}
+
+#[test]
 fn refuses_foreign_damaged_and_newer_dirs() {
     // Not empty, no marker.
     let d = tempfile::tempdir().unwrap();
