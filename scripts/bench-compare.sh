@@ -7,8 +7,9 @@
 #
 # Then a create sweep: the harness's create test alone at higher client concurrency (CREATE_SWEEP,
 # default "16 32 64"; N = 4,000 for Ferric, 1,000 for Ironic at the highest one only), a fresh
-# three-member cluster per run: the harness's default of 4 clients measures latency under a
-# shared CPU as much as throughput.
+# three-member cluster (or Ironic database) per run: the harness's default of 4 clients measures
+# latency under a shared CPU as much as throughput. `--quick` skips the sweep and the
+# provisioning of 1,000 nodes.
 #
 #   scripts/bench-compare.sh [--quick] [--no-ironic]
 set -euo pipefail
@@ -55,11 +56,15 @@ if [ "$IRONIC" = 1 ] && [ -x "$PEER/start.sh" ] && [ -d "${HOME}/.cache/ferric-p
   IPID=$(cat "${HOME}/.cache/ferric-peers/ironic-data/ironic.pid")
   run_harness http://127.0.0.1:6385 ironic39 "$IPID" || true
   wrk_get http://127.0.0.1:6385 ironic39 || true
-  if [ -z "$QUICK" ] && [ -n "$CREATE_SWEEP" ]; then
-    c=${CREATE_SWEEP##* }
-    sweep_create http://127.0.0.1:6385 "ironic39-create-c$c" "$IPID" "$c" 1000 || true
-  fi
   bash "$PEER/stop.sh" >/dev/null 2>&1 || true
+  c=$(printf '%s\n' $CREATE_SWEEP | sort -n | tail -n 1)
+  if [ -z "$QUICK" ] && [ -n "$c" ]; then
+    # A fresh database, as each Ferric run of the sweep gets a fresh cluster.
+    IRONIC_FRESH_DB=1 bash "$PEER/start.sh" >>"$OUT/ironic-start.log" 2>&1
+    IPID=$(cat "${HOME}/.cache/ferric-peers/ironic-data/ironic.pid")
+    sweep_create http://127.0.0.1:6385 "ironic39-create-c$c" "$IPID" "$c" 1000 || true
+    bash "$PEER/stop.sh" >/dev/null 2>&1 || true
+  fi
 fi
 
 echo "=== Ferric, one member"

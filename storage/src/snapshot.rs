@@ -129,13 +129,18 @@ impl Store {
     /// Replaces the whole state with the snapshot in `path`: every record CF and index CF
     /// rewritten in one synced `WriteBatch`, then the in-memory state reloaded. The file is read
     /// as a stream, one record at a time, so the member holds the batch and one record, not the
-    /// file and its records besides; the checksum is verified before the batch is written, so a
-    /// damaged file changes nothing.
+    /// file and its records besides. It is read twice: once to verify it whole (structure and
+    /// checksum) before the state lock is taken, so a damaged file is refused as such, whatever
+    /// its header says, and readers do not wait on it; then under the lock into the batch, which
+    /// is written only once that read has matched the checksum again.
     pub fn install_snapshot(&self, path: &Path) -> Result<SnapshotHeader, StorageError> {
-        let mut r = SnapReader::open(path)?;
-        let header = r.header()?;
+        let header = verify_snapshot(path)?;
         if header.format_version > FORMAT_VERSION {
             return Err(StorageError::NewerFormat { found: header.format_version, supported: FORMAT_VERSION });
+        }
+        let mut r = SnapReader::open(path)?;
+        if r.header()? != header {
+            return Err(r.corrupt("changed while it was being installed".into()));
         }
         let db = &self.inner.db;
         let mut state = self.inner.state.write().expect("state lock poisoned");
@@ -162,7 +167,7 @@ impl Store {
             batch.put_cf(named_cf(db, name), &k, &v);
             // Secondary indexes are derived, not shipped.
             if name == crate::store::CF_NODES {
-                let n: ferric_model::Node = from_json("node record in snapshot", &v)?;
+                let n: ferric_model::Node = from_json(&format!("node record in snapshot {}", path.display()), &v)?;
                 if let Some(nm) = &n.name {
                     batch.put_cf(named_cf(db, CF_IDX_NODE_NAME), nm.as_bytes(), n.uuid.as_bytes());
                 }
@@ -170,7 +175,7 @@ impl Store {
                     batch.put_cf(named_cf(db, CF_IDX_NODE_INSTANCE), i.as_bytes(), n.uuid.as_bytes());
                 }
             } else if name == crate::store::CF_PORTS {
-                let p: ferric_model::Port = from_json("port record in snapshot", &v)?;
+                let p: ferric_model::Port = from_json(&format!("port record in snapshot {}", path.display()), &v)?;
                 batch.put_cf(named_cf(db, CF_IDX_PORT_MAC), p.address.as_bytes(), p.uuid.as_bytes());
             }
         }
@@ -190,6 +195,28 @@ impl Store {
         *state = reload_state(db)?;
         Ok(header)
     }
+}
+
+/// Reads the whole file through a `SnapReader` (one record in memory at a time) and returns its
+/// header once structure, end marker and checksum all hold.
+fn verify_snapshot(path: &Path) -> Result<SnapshotHeader, StorageError> {
+    let mut r = SnapReader::open(path)?;
+    let header = r.header();
+    // A header that does not parse may still be a damaged file: the checksum says which.
+    let header = match header {
+        Ok(h) => h,
+        Err(e) => {
+            r.skip_body()?;
+            r.finish()?;
+            return Err(e);
+        }
+    };
+    let (mut k, mut v) = (Vec::new(), Vec::new());
+    for _ in 0..header.records {
+        r.record(&mut k, &mut v)?;
+    }
+    r.finish()?;
+    Ok(header)
 }
 
 /// Reads a snapshot file front to back, one field at a time, checking every length against the
@@ -229,11 +256,20 @@ impl SnapReader {
         StorageError::Corrupt { what: format!("snapshot {}", self.path.display()), detail }
     }
 
+    /// An error reading the file: the file ending early is damage, anything else is I/O.
+    fn read_error(&self, e: std::io::Error) -> StorageError {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            self.corrupt("truncated".into())
+        } else {
+            StorageError::io(format!("reading snapshot {}", self.path.display()), e)
+        }
+    }
+
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), StorageError> {
         if buf.len() as u64 > self.body_left {
             return Err(self.corrupt("truncated".into()));
         }
-        self.r.read_exact(buf).map_err(|e| self.corrupt(e.to_string()))?;
+        self.r.read_exact(buf).map_err(|e| self.read_error(e))?;
         self.hasher.update(buf);
         self.body_left -= buf.len() as u64;
         Ok(())
@@ -250,6 +286,16 @@ impl SnapReader {
         into.clear();
         into.resize(len as usize, 0);
         self.read_exact(into)
+    }
+
+    /// The rest of the body, through the checksum only.
+    fn skip_body(&mut self) -> Result<(), StorageError> {
+        let mut buf = vec![0u8; 64 << 10];
+        while self.body_left > 0 {
+            let n = self.body_left.min(buf.len() as u64) as usize;
+            self.read_exact(&mut buf[..n])?;
+        }
+        Ok(())
     }
 
     fn header(&mut self) -> Result<SnapshotHeader, StorageError> {
@@ -279,7 +325,7 @@ impl SnapReader {
         let mut end = [0u8; 8];
         let mut crc = [0u8; 4];
         let read = self.r.read_exact(&mut end).and_then(|_| self.r.read_exact(&mut crc));
-        read.map_err(|e| self.corrupt(e.to_string()))?;
+        read.map_err(|e| self.read_error(e))?;
         if &end != END {
             return Err(self.corrupt("missing end marker (truncated?)".into()));
         }

@@ -145,7 +145,7 @@ fn snapshot_round_trip_replaces_state_atomically() {
 }
 
 #[test]
-fn a_damaged_snapshot_anywhere_in_the_file_is_refused_and_changes_nothing() {
+fn a_damaged_snapshot_anywhere_in_the_file_is_refused_as_damaged_and_changes_nothing() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let src = Store::open(a.path(), "m1", StoreOptions::default()).unwrap();
@@ -167,8 +167,22 @@ fn a_damaged_snapshot_anywhere_in_the_file_is_refused_and_changes_nothing() {
     for cut in [0, 5, 14, n / 3, n / 2, n - 12, n - 5, n - 1] {
         cases.push((format!("cut at {cut}"), good[..cut].to_vec()));
     }
-    // One byte flipped anywhere: magic, a length, the header, a record, the end marker, the CRC.
-    for at in [0, 9, 14, 40, n / 3, n / 2, 2 * n / 3, n - 12, n - 9, n - 1] {
+    // Where the fields are: magic (8), header length (4), header JSON, then records (id byte,
+    // key length, key, value length, value).
+    let header_len = u32::from_le_bytes(good[8..12].try_into().unwrap()) as usize;
+    let version_digit = 12 + good[12..].windows(17).position(|w| w == b"\"format_version\":").unwrap() + 17;
+    assert_eq!(good[version_digit], b'1');
+    let first_record = 12 + header_len;
+    let first_value_len = first_record + 5 + u32::from_le_bytes(good[first_record + 1..first_record + 5].try_into().unwrap()) as usize;
+    // One byte flipped anywhere: magic, the header's length, its version (damage must not pass
+    // for a newer format), a record's family, a key's and a value's length, inside values, the
+    // end marker, the checksum.
+    let mut v = good.clone();
+    v[version_digit] = b'9';
+    cases.push(("the header's version made 9".into(), v));
+    let mut places = vec![0, 9, version_digit, first_record, first_record + 2, first_value_len + 1];
+    places.extend([n / 3, n / 2, 2 * n / 3, n - 12, n - 9, n - 1]);
+    for at in places {
         let mut v = good.clone();
         v[at] ^= 0x5a;
         cases.push((format!("byte {at} flipped"), v));
@@ -186,11 +200,26 @@ fn a_damaged_snapshot_anywhere_in_the_file_is_refused_and_changes_nothing() {
             assert_eq!(st.nodes.len(), 1, "{what}");
             assert!(st.find_node("kept").is_some(), "{what}");
         });
+        assert_eq!(dst.record_counts().unwrap()["idx_node_name"], 1, "{what}");
+        assert_eq!(dst.applied_meta().unwrap().0.as_deref(), Some("{\"index\":1}"), "{what}");
     }
+    // Nothing reached the disk either.
+    drop(dst);
+    let dst = Store::open(b.path(), "m2", StoreOptions::default()).unwrap();
+    dst.read_state(|st| assert!(st.nodes.len() == 1 && st.find_node("kept").is_some()));
+    // A sound file of a newer format is refused as such.
+    let mut newer = good.clone();
+    newer[version_digit] = b'9';
+    let crc = crc32fast::hash(&newer[..n - 12]);
+    newer[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&bad, &newer).unwrap();
+    assert!(matches!(dst.install_snapshot(&bad), Err(StorageError::NewerFormat { found: 9, .. })));
+    dst.read_state(|st| assert_eq!(st.nodes.len(), 1));
     // The intact file still installs.
     std::fs::write(&bad, &good).unwrap();
     dst.install_snapshot(&bad).unwrap();
     dst.read_state(|st| assert_eq!(st.nodes.len(), 20));
+    assert_eq!(dst.record_counts().unwrap()["idx_node_name"], 20);
 }
 
 #[test]
