@@ -74,9 +74,7 @@ wrk_get http://127.0.0.1:16385 ferric-1
 stop_all
 
 echo "=== Ferric, three members (harness on a follower-independent member: the first)"
-member_start "$BIN" m1 127.0.0.1:16385 127.0.0.1:16386
-member_start "$BIN" m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
-member_start "$BIN" m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
+members_start_three "$BIN" 16385
 run_harness http://127.0.0.1:16385 ferric-3 "$(member_pid m1)"
 wrk_get http://127.0.0.1:16385 ferric-3-leader
 wrk_get http://127.0.0.1:16395 ferric-3-follower
@@ -90,9 +88,7 @@ stop_all
 if [ -z "$QUICK" ]; then
   for c in $CREATE_SWEEP; do
     echo "=== Ferric, three members: create alone, $c clients (fresh cluster)"
-    member_start "$BIN" m1 127.0.0.1:16385 127.0.0.1:16386
-    member_start "$BIN" m2 127.0.0.1:16395 127.0.0.1:16396 127.0.0.1:16386
-    member_start "$BIN" m3 127.0.0.1:16405 127.0.0.1:16406 127.0.0.1:16386
+    members_start_three "$BIN" 16385
     sweep_create http://127.0.0.1:16385 "ferric-3-create-c$c" "$(member_pid m1)" "$c" 4000
     stop_all
   done

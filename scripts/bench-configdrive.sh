@@ -21,12 +21,8 @@ trap members_stop_all EXIT
 if curl -s -o /dev/null --max-time 2 http://127.0.0.1:6385/; then
   echo "bench-configdrive: something already answers on 127.0.0.1:6385; stop it first" >&2; exit 1
 fi
-member_start "$F" m1 127.0.0.1:6385 127.0.0.1:6386
-member_start "$F" m2 127.0.0.1:6395 127.0.0.1:6396 127.0.0.1:6386
-member_start "$F" m3 127.0.0.1:6405 127.0.0.1:6406 127.0.0.1:6386
-voters() { curl -s http://127.0.0.1:6385/cluster/status | python3 -c \
-  'import sys,json; print(sum(1 for m in json.load(sys.stdin)["members"] if m.get("role")=="voter"))' 2>/dev/null || echo 0; }
-for _ in $(seq 1 300); do [ "$(voters)" = 3 ] && break; sleep 0.2; done
+members_start_three "$F" 6385
+members_settle http://127.0.0.1:6385
 python3 - "$K" "$MB" "$R" <<'PY'
 import http.client, json, time, threading, sys, subprocess
 K, MB, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

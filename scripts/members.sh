@@ -36,3 +36,31 @@ members_stop_all() {
   done
   return 0
 }
+
+# member_start_nth BINARY N BASE [JOIN]: member mN of the three-member layout the scripts use on
+# loopback: API port BASE + 10 (N - 1), peer port one above.
+member_start_nth() {
+  local api=$(( $3 + 10 * ($2 - 1) ))
+  member_start "$1" "m$2" "127.0.0.1:$api" "127.0.0.1:$(( api + 1 ))" ${4:-}
+}
+
+# members_start_three BINARY BASE: a fresh cluster of m1, m2 and m3, the last two joining m1.
+members_start_three() {
+  member_start_nth "$1" 1 "$2"
+  member_start_nth "$1" 2 "$2" "127.0.0.1:$(( $2 + 1 ))"
+  member_start_nth "$1" 3 "$2" "127.0.0.1:$(( $2 + 1 ))"
+}
+
+# members_settle API_URL: waits (bounded, 60 s) until the member at API_URL knows a leader and
+# sees three voters that the leader reaches.
+members_settle() {
+  for _ in $(seq 1 300); do
+    curl -s --max-time 2 "$1/cluster/status" 2>/dev/null | python3 -c '
+import sys, json
+d = json.load(sys.stdin)
+ok = d.get("leader") and len(d["members"]) == 3 and all(m.get("role") == "voter" and m.get("reachable", True) for m in d["members"])
+sys.exit(0 if ok else 1)' 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "the cluster at $1 did not settle" >&2; return 1
+}

@@ -19,25 +19,6 @@ printf '[conductor]\nsync_power_state_interval = 0.0\nheartbeat_timeout = 60.0\n
 MEMBERS_DIR="$R" MEMBERS_CONFIG="$R/cfg.toml"
 . "$(dirname "${BASH_SOURCE[0]}")/members.sh"
 trap members_stop_all EXIT
-start() { # binary name [join]
-  case $2 in
-    m1) member_start "$1" m1 127.0.0.1:6385 127.0.0.1:6386 ${3:-} ;;
-    m2) member_start "$1" m2 127.0.0.1:6395 127.0.0.1:6396 ${3:-} ;;
-    m3) member_start "$1" m3 127.0.0.1:6405 127.0.0.1:6406 ${3:-} ;;
-  esac
-}
-stop() { member_stop "$1"; }
-settle() { # until a leader is known and every member is a voter the leader reaches
-  for _ in $(seq 1 300); do
-    curl -s http://127.0.0.1:6395/cluster/status 2>/dev/null | python3 -c '
-import sys, json
-d = json.load(sys.stdin)
-ok = d.get("leader") and len(d["members"]) == 3 and all(m.get("role") == "voter" and m.get("reachable", True) for m in d["members"])
-sys.exit(0 if ok else 1)' 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "the cluster did not settle" >&2; return 1
-}
 work() { # api-port tag
   python3 - "$1" "$2" <<'PY'
 import http.client, json, time, sys
@@ -78,12 +59,13 @@ print(f"{tag}: {'ok' if not bad else bad[:2]}")
 sys.exit(1 if bad else 0)
 PY
 }
-start "$OLD" m1; start "$OLD" m2 127.0.0.1:6386; start "$OLD" m3 127.0.0.1:6386; settle
+settle() { members_settle http://127.0.0.1:6395; }
+members_start_three "$OLD" 6385; settle
 work 6385 old-cluster
-stop m2; start "$NEW" m2; settle
+member_stop m2; member_start_nth "$NEW" 2 6385; settle
 work 6395 via-upgraded-m2; work 6405 via-old-m3
-stop m3; start "$NEW" m3; settle
+member_stop m3; member_start_nth "$NEW" 3 6385; settle
 work 6405 via-upgraded-m3; work 6385 via-old-leader-m1
-stop m1; start "$NEW" m1; settle
+member_stop m1; member_start_nth "$NEW" 1 6385; settle
 work 6385 all-upgraded
 echo "rolling upgrade: every step served"

@@ -82,17 +82,31 @@ impl Store {
         let file = std::fs::File::create(&tmp).map_err(io("creating the snapshot file"))?;
         let mut w = Crc { inner: BufWriter::new(file), hasher: crc32fast::Hasher::new() };
 
-        // Records first into the file body; the header (with the count) is written before them,
-        // so count them up front from the same snapshot.
+        // The header (with the count) is written before the records, so count them up front
+        // from the same snapshot, by key, without copying a value out.
+        let count_keys = |cf, prefix: Option<&[u8]>| -> Result<u64, StorageError> {
+            let mut it = snap.raw_iterator_cf(cf);
+            match prefix {
+                Some(p) => it.seek(p),
+                None => it.seek_to_first(),
+            }
+            let mut n = 0;
+            while it.valid() && prefix.is_none_or(|p| it.key().is_some_and(|k| k.starts_with(p))) {
+                n += 1;
+                it.next();
+            }
+            it.status().map_err(|e| StorageError::Rocks(e.to_string()))?;
+            Ok(n)
+        };
         let mut count: u64 = if meta.is_some() { 1 } else { 0 };
         for i in 0..RECORD_CFS.len() {
-            count += snap.iterator_cf(record_cf(db, i), IteratorMode::Start).count() as u64;
+            count += count_keys(record_cf(db, i), None)?;
         }
+        count += count_keys(named_cf(db, CF_SM_META), Some(CONFIGDRIVE_PREFIX))?;
         let drives = || {
             let from = IteratorMode::From(CONFIGDRIVE_PREFIX, Direction::Forward);
             configdrive_entries(snap.iterator_cf(named_cf(db, CF_SM_META), from))
         };
-        count += drives().count() as u64;
         let header = SnapshotHeader { format_version: FORMAT_VERSION, last_applied, last_membership, records: count };
         w.write_all(MAGIC).map_err(io("writing the snapshot"))?;
         write_field(&mut w, &serde_json::to_vec(&header).map_err(|e| StorageError::Internal(e.to_string()))?)
